@@ -1,0 +1,62 @@
+//! `vmbackup`: VM backup and restore for KubeVirt on Longhorn.
+//!
+//! The binary is thin: it parses the command line, sets up logging and hands
+//! over to one module per command under [`commands`].
+
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// VM backup and restore for KubeVirt virtual machines on Longhorn storage,
+/// wire-compatible with Harvester's VirtualMachineBackup/VirtualMachineRestore.
+#[derive(Debug, Parser)]
+#[command(name = "vmbackup", version, propagate_version = true)]
+struct Cli {
+    /// Log filter (for example `info`, `vmbackup=debug`); also read from `VMBACKUP_LOG`.
+    #[arg(long, global = true, env = "VMBACKUP_LOG", default_value = "warn")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole story on an embedded simulated cluster (no Kubernetes needed).
+    Demo(commands::demo::Args),
+    /// Classify Longhorn CSI snapshot handles (bak://, bs://, snap://, bi://).
+    #[command(subcommand)]
+    Handle(commands::handle::Command),
+    /// Print the VirtualMachineBackup and VirtualMachineRestore CRDs as YAML.
+    Crds(commands::crds::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Handle(cmd) => commands::handle::run(cmd),
+        Command::Crds(args) => commands::crds::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(commands::EXIT_FAILURE)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
