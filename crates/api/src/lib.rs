@@ -1,1 +1,4 @@
-//! See the crate description.
+//! Typed objects that vmbackup reads and writes, and the Longhorn CSI
+//! snapshot-handle codec.
+
+pub mod handle;

@@ -1,0 +1,1 @@
+//! Longhorn CSI snapshot handles: parse, format and classify.
