@@ -1,1 +1,4 @@
-//! See the crate description.
+//! The pure planner of vmbackup: from a view of the cluster, what the backup
+//! target holds, and the time, compute a plan of actions and findings.
+
+pub mod naming;
