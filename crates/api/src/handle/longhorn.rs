@@ -50,6 +50,25 @@ pub enum LonghornAction {
     InvalidArgument,
 }
 
+impl LonghornAction {
+    /// A kebab-case name for output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LonghornAction::RestoreBackup => "restore-backup",
+            LonghornAction::CloneSnapshot => "clone-snapshot",
+            LonghornAction::UseBackingImage => "use-backing-image",
+            LonghornAction::NotFound => "not-found",
+            LonghornAction::InvalidArgument => "invalid-argument",
+        }
+    }
+}
+
+impl fmt::Display for LonghornAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl<'a> LonghornReading<'a> {
     /// What the driver does with this reading when asked to create a volume
     /// from it (before looking anything up).
