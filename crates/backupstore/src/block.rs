@@ -1,0 +1,230 @@
+//! Block content: checksums and the three compression methods Longhorn writes.
+
+use crate::error::{Error, Result};
+use crate::name::Checksum;
+use sha2::{Digest, Sha512};
+use std::io::{self, Read, Write};
+
+/// How block files are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// Raw block bytes.
+    None,
+    /// One gzip member (readers accept several).
+    Gzip,
+    /// An LZ4 frame with content checksum (Longhorn's default).
+    #[default]
+    Lz4,
+}
+
+impl Compression {
+    /// The name written in configs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Gzip => "gzip",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    /// Parses a config value; "" means gzip (stores older than Longhorn 1.5).
+    pub fn from_config(value: &str, path: &str, field: &str) -> Result<Self> {
+        match value {
+            "" | "gzip" => Ok(Compression::Gzip),
+            "lz4" => Ok(Compression::Lz4),
+            "none" => Ok(Compression::None),
+            other => Err(Error::field(
+                path,
+                field,
+                format!("unknown compression method {other:?} (expected none, gzip or lz4)"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Compression {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "gzip" => Ok(Compression::Gzip),
+            "lz4" => Ok(Compression::Lz4),
+            "none" => Ok(Compression::None),
+            other => Err(Error::Unsupported(format!(
+                "unknown compression method {other:?} (expected none, gzip or lz4)"
+            ))),
+        }
+    }
+}
+
+/// Longhorn's block checksum: the first 64 hex characters of the SHA-512 of
+/// the uncompressed bytes.
+pub fn checksum(data: &[u8]) -> Checksum {
+    Checksum::from_digest(&Sha512::digest(data))
+}
+
+/// True when every byte is zero.
+pub fn is_zero(data: &[u8]) -> bool {
+    data.chunks(4096)
+        .all(|chunk| chunk.iter().fold(0u8, |acc, b| acc | b) == 0)
+}
+
+/// Compresses one block.
+pub fn compress(method: Compression, data: &[u8]) -> Vec<u8> {
+    match method {
+        Compression::None => data.to_vec(),
+        Compression::Gzip => {
+            let mut enc = flate2::GzBuilder::new().operating_system(255).write(
+                Vec::with_capacity(data.len() / 2),
+                flate2::Compression::default(),
+            );
+            // Writing into a Vec cannot fail.
+            let _ = enc.write_all(data);
+            enc.finish().unwrap_or_default()
+        }
+        Compression::Lz4 => {
+            let info = lz4_flex::frame::FrameInfo::new()
+                .block_size(lz4_flex::frame::BlockSize::Max4MB)
+                .block_mode(lz4_flex::frame::BlockMode::Independent)
+                .content_checksum(true);
+            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(
+                info,
+                Vec::with_capacity(data.len() / 2 + 64),
+            );
+            let _ = enc.write_all(data);
+            enc.finish().unwrap_or_default()
+        }
+    }
+}
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const LZ4_MAGIC: &[u8] = &[0x04, 0x22, 0x4d, 0x18];
+
+/// Decompresses one block file. The result must be exactly `block_size`
+/// bytes; anything longer is cut off and reported, so a hostile file cannot
+/// make the reader allocate more than one block. Like Longhorn, a gzip
+/// config whose file is an LZ4 frame (or the reverse) is read by its magic.
+pub fn decompress(
+    method: Compression,
+    data: &[u8],
+    block_size: u64,
+    path: &str,
+) -> Result<Vec<u8>> {
+    let method = match method {
+        Compression::Gzip if !data.starts_with(GZIP_MAGIC) && data.starts_with(LZ4_MAGIC) => {
+            Compression::Lz4
+        }
+        Compression::Lz4 if !data.starts_with(LZ4_MAGIC) && data.starts_with(GZIP_MAGIC) => {
+            Compression::Gzip
+        }
+        m => m,
+    };
+    let damaged = |reason: String| Error::Block {
+        path: path.to_owned(),
+        compression: method.as_str().to_owned(),
+        reason,
+    };
+    let expected =
+        usize::try_from(block_size).map_err(|_| damaged("block size too large".into()))?;
+    let out = match method {
+        Compression::None => data.to_vec(),
+        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected)
+            .map_err(|e| damaged(e.to_string()))?,
+        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected)
+            .map_err(|e| damaged(e.to_string()))?,
+    };
+    if out.len() != expected {
+        return Err(damaged(if out.len() > expected {
+            format!("decompresses to more than the block size {expected}")
+        } else {
+            format!("decompresses to {} bytes, expected {expected}", out.len())
+        }));
+    }
+    Ok(out)
+}
+
+fn read_bounded(reader: impl Read, expected: usize) -> io::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(expected);
+    reader.take(expected as u64 + 1).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roundtrip_every_method() {
+        let data: Vec<u8> = (0..65536u32).map(|i| (i * 7 % 251) as u8).collect();
+        for m in [Compression::None, Compression::Gzip, Compression::Lz4] {
+            let c = compress(m, &data);
+            assert_eq!(
+                decompress(m, &c, data.len() as u64, "b.blk").unwrap(),
+                data,
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn go_compatible_headers() {
+        assert_eq!(
+            &compress(Compression::Gzip, b"x")[..10],
+            &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]
+        );
+        assert_eq!(
+            hex::encode(&compress(Compression::Lz4, b"x")[..7]),
+            "04224d186470b9"
+        );
+        assert_eq!(
+            hex::encode(compress(Compression::Lz4, b"")),
+            "04224d186470b900000000055dcc02"
+        );
+    }
+
+    #[test]
+    fn multi_member_gzip_and_fallback() {
+        let mut two = compress(Compression::Gzip, b"hello ");
+        two.extend(compress(Compression::Gzip, b"world"));
+        assert_eq!(
+            decompress(Compression::Gzip, &two, 11, "b").unwrap(),
+            b"hello world"
+        );
+        let lz = compress(Compression::Lz4, b"hello");
+        assert_eq!(
+            decompress(Compression::Gzip, &lz, 5, "b").unwrap(),
+            b"hello"
+        );
+        let gz = compress(Compression::Gzip, b"hello");
+        assert_eq!(decompress(Compression::Lz4, &gz, 5, "b").unwrap(), b"hello");
+    }
+
+    #[test]
+    fn damaged_blocks() {
+        let data = vec![1u8; 4096];
+        let c = compress(Compression::Lz4, &data);
+        assert!(decompress(Compression::Lz4, &c[..c.len() - 3], 4096, "b").is_err());
+        assert!(decompress(Compression::Lz4, &c, 4095, "b").is_err());
+        assert!(decompress(Compression::Lz4, &c, 4097, "b").is_err());
+        assert!(decompress(Compression::Gzip, b"garbage", 7, "b").is_err());
+        assert!(decompress(Compression::None, b"short", 7, "b").is_err());
+        let mut flipped = compress(Compression::Lz4, &data);
+        let n = flipped.len();
+        flipped[n - 1] ^= 1;
+        assert!(decompress(Compression::Lz4, &flipped, 4096, "b").is_err());
+    }
+
+    #[test]
+    fn zero_detection() {
+        assert!(is_zero(&[0; 10000]));
+        let mut v = vec![0u8; 10000];
+        v[9999] = 1;
+        assert!(!is_zero(&v));
+        assert!(is_zero(&[]));
+    }
+}

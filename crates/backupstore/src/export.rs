@@ -1,0 +1,365 @@
+//! Reading a backup as a volume image: block by block as a stream, or into a
+//! sparse raw image file.
+
+use crate::block::{self, Compression};
+use crate::config::{BackupConfig, BlockEntry, LABEL_IMAGE_SIZE};
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::lock::LockKind;
+use crate::name::Checksum;
+use crate::progress::{Progress, default_concurrency};
+use crate::target::Target;
+use futures::{Stream, StreamExt, TryStreamExt};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest compressed block file accepted for a block size: room for the
+/// worst-case expansion of gzip and LZ4 on incompressible data.
+fn max_block_file_size(block_size: u64) -> u64 {
+    block_size + block_size / 8 + 4096
+}
+
+/// A complete backup, ready to be read as an image.
+#[derive(Debug, Clone)]
+pub struct BackupImage {
+    /// Volume name.
+    pub volume: String,
+    /// Backup name.
+    pub backup: String,
+    /// The backup config.
+    pub config: BackupConfig,
+    /// Block size the backup declares.
+    pub block_size: u64,
+    /// Compression of its blocks.
+    pub compression: Compression,
+    /// Size of the image in bytes.
+    pub size: u64,
+}
+
+impl BackupImage {
+    /// Bytes held in stored blocks (the rest of the image is zeros).
+    pub fn stored_bytes(&self) -> u64 {
+        self.config
+            .blocks
+            .iter()
+            .map(|b| self.block_size.min(self.size.saturating_sub(b.offset)))
+            .sum()
+    }
+}
+
+/// One block of an image, decompressed and verified.
+#[derive(Debug, Clone)]
+pub struct ImageBlock {
+    /// Offset in the image.
+    pub offset: u64,
+    /// Exactly the block size; the last block may extend past the image size
+    /// (then the excess is zero padding).
+    pub data: Vec<u8>,
+}
+
+/// Options for [`Target::export_raw`].
+#[derive(Debug, Clone)]
+pub struct ExportOptions {
+    /// Blocks in flight; default: about 16 MiB worth.
+    pub concurrency: Option<usize>,
+    /// Hold a backup/restore lock while reading, as Longhorn's restore does,
+    /// so that no concurrent deletion removes blocks (needs write access;
+    /// costs Longhorn's 2 s settle time). Default true.
+    pub lock: bool,
+    /// Replace an existing destination file. Default false.
+    pub overwrite: bool,
+    /// Flush the file to stable storage before renaming it into place.
+    /// Default true.
+    pub fsync: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions {
+            concurrency: None,
+            lock: true,
+            overwrite: false,
+            fsync: true,
+        }
+    }
+}
+
+/// What an export did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Image size written.
+    pub size: u64,
+    /// Blocks read from the target.
+    pub blocks_read: u64,
+    /// Blocks left as holes because their content was all zeros.
+    pub zero_blocks: u64,
+}
+
+impl Target {
+    /// Loads a complete backup for reading, and works out its image size:
+    /// the volume size from `volume.cfg`, or the exact size an import
+    /// recorded. An in-progress backup gives [`Error::InProgress`].
+    pub async fn open_backup_image(&self, volume: &str, backup: &str) -> Result<BackupImage> {
+        let vol = self.volume_config(volume).await?;
+        let volume_size = vol.size.unsigned_abs();
+        let config = self
+            .backup_config_checked(volume, backup, Some(volume_size))
+            .await?;
+        if !config.is_complete() {
+            return Err(Error::InProgress {
+                volume: volume.to_owned(),
+                backup: backup.to_owned(),
+            });
+        }
+        let path = layout::backup_cfg(volume, backup)?;
+        let block_size = config.block_size(&path)?;
+        let compression = config.compression(&path)?;
+        let mut size = volume_size;
+        if let Some(raw) = config.labels.as_ref().and_then(|l| l.get(LABEL_IMAGE_SIZE)) {
+            let field = format!("Labels[{LABEL_IMAGE_SIZE:?}]");
+            let exact: u64 = raw
+                .parse()
+                .map_err(|_| Error::field(&path, &field, format!("{raw:?} is not a byte count")))?;
+            let end = config
+                .blocks
+                .iter()
+                .map(|b| b.offset)
+                .max()
+                .map_or(0, |o| o + 1);
+            if exact > volume_size.div_ceil(block_size) * block_size || exact < end {
+                return Err(Error::field(
+                    &path,
+                    &field,
+                    format!(
+                        "{exact} does not fit the volume size {volume_size} and the stored blocks"
+                    ),
+                ));
+            }
+            size = exact;
+        }
+        Ok(BackupImage {
+            volume: volume.to_owned(),
+            backup: backup.to_owned(),
+            config,
+            block_size,
+            compression,
+            size,
+        })
+    }
+
+    /// Reads one block file, decompresses it and checks its checksum.
+    pub async fn read_block(
+        &self,
+        volume: &str,
+        checksum: &Checksum,
+        compression: Compression,
+        block_size: u64,
+    ) -> Result<Vec<u8>> {
+        let path = layout::block_path(volume, checksum)?;
+        let bytes = self
+            .get_bounded(&path, max_block_file_size(block_size))
+            .await?;
+        let expected = *checksum;
+        tokio::task::spawn_blocking(move || {
+            let data = block::decompress(compression, &bytes, block_size, &path)?;
+            let actual = block::checksum(&data);
+            if actual != expected {
+                return Err(Error::Checksum {
+                    path,
+                    actual: actual.to_string(),
+                });
+            }
+            Ok(data)
+        })
+        .await
+        .map_err(Error::task)?
+    }
+
+    /// The stored blocks of a backup in offset order, decompressed and
+    /// verified, with at most `concurrency` blocks in flight. Offsets not
+    /// listed are zeros. The stream stops at the first damaged block.
+    pub fn image_blocks<'a>(
+        &'a self,
+        image: &'a BackupImage,
+        concurrency: Option<usize>,
+    ) -> impl Stream<Item = Result<ImageBlock>> + 'a {
+        let n = concurrency
+            .unwrap_or_else(|| default_concurrency(image.block_size))
+            .max(1);
+        let mut blocks: Vec<BlockEntry> = image.config.blocks.clone();
+        blocks.sort();
+        futures::stream::iter(blocks)
+            .map(move |b| async move {
+                let data = self
+                    .read_block(
+                        &image.volume,
+                        &b.checksum,
+                        image.compression,
+                        image.block_size,
+                    )
+                    .await?;
+                Ok(ImageBlock {
+                    offset: b.offset,
+                    data,
+                })
+            })
+            .buffered(n)
+    }
+
+    /// Writes a backup as a sparse raw image at `dest`. The data goes to a
+    /// temporary file next to `dest` that is renamed into place only when
+    /// complete; on error or cancellation the temporary file is removed, so
+    /// nothing partial is ever found under the final name. Blocks that are
+    /// absent or all zeros become holes.
+    pub async fn export_raw(
+        &self,
+        volume: &str,
+        backup: &str,
+        dest: &Path,
+        options: &ExportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ExportSummary> {
+        let image = self.open_backup_image(volume, backup).await?;
+        if !options.overwrite && dest.exists() {
+            return Err(Error::io(
+                dest,
+                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "destination exists"),
+            ));
+        }
+        let lock = if options.lock {
+            Some(self.lock(volume, LockKind::BackupOrRestore).await?)
+        } else {
+            None
+        };
+        let result = self.export_locked(&image, dest, options, progress).await;
+        if let Some(lock) = lock {
+            lock.release().await?;
+        }
+        result
+    }
+
+    async fn export_locked(
+        &self,
+        image: &BackupImage,
+        dest: &Path,
+        options: &ExportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ExportSummary> {
+        let partial = PartialFile::create(dest)?;
+        let file = Arc::new(
+            partial
+                .file
+                .try_clone()
+                .map_err(|e| Error::io(&partial.path, e))?,
+        );
+        file.set_len(image.size)
+            .map_err(|e| Error::io(&partial.path, e))?;
+        progress.start(image.stored_bytes());
+
+        let n = options
+            .concurrency
+            .unwrap_or_else(|| default_concurrency(image.block_size))
+            .max(1);
+        let size = image.size;
+        let tmp_path = partial.path.clone();
+        let counts: Vec<bool> = futures::stream::iter(image.config.blocks.clone())
+            .map(|b| {
+                let file = Arc::clone(&file);
+                let tmp_path = tmp_path.clone();
+                async move {
+                    let data = self
+                        .read_block(
+                            &image.volume,
+                            &b.checksum,
+                            image.compression,
+                            image.block_size,
+                        )
+                        .await?;
+                    let len = usize::try_from(image.block_size.min(size.saturating_sub(b.offset)))
+                        .unwrap_or(data.len());
+                    let written = tokio::task::spawn_blocking(move || -> Result<bool> {
+                        let chunk = &data[..len.min(data.len())];
+                        if block::is_zero(chunk) {
+                            return Ok(false);
+                        }
+                        std::os::unix::fs::FileExt::write_all_at(&*file, chunk, b.offset)
+                            .map_err(|e| Error::io(&tmp_path, e))?;
+                        Ok(true)
+                    })
+                    .await
+                    .map_err(Error::task)??;
+                    progress.advance(len as u64);
+                    Ok::<bool, Error>(written)
+                }
+            })
+            .buffer_unordered(n)
+            .try_collect()
+            .await?;
+        if options.fsync {
+            let file = Arc::clone(&file);
+            let p = partial.path.clone();
+            tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| Error::io(&p, e)))
+                .await
+                .map_err(Error::task)??;
+        }
+        drop(file);
+        partial.commit(dest)?;
+        let zero_blocks = counts.iter().filter(|w| !**w).count() as u64;
+        Ok(ExportSummary {
+            size,
+            blocks_read: counts.len() as u64,
+            zero_blocks,
+        })
+    }
+}
+
+/// A file being written under a temporary name next to its destination. It
+/// is removed when dropped unless committed.
+#[derive(Debug)]
+pub(crate) struct PartialFile {
+    pub(crate) path: PathBuf,
+    pub(crate) file: File,
+    committed: bool,
+}
+
+impl PartialFile {
+    /// Creates `.<name>.partial-<pid>-<n>` in the destination's directory.
+    pub(crate) fn create(dest: &Path) -> Result<Self> {
+        let name = dest.file_name().ok_or_else(|| {
+            Error::io(dest, std::io::Error::other("destination has no file name"))
+        })?;
+        let tmp_name = format!(
+            ".{}.partial-{}",
+            name.to_string_lossy(),
+            crate::name::generate_name("x").trim_start_matches("x-")
+        );
+        let path = dest.with_file_name(tmp_name);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(PartialFile {
+            path,
+            file,
+            committed: false,
+        })
+    }
+
+    /// Renames the file to its destination.
+    pub(crate) fn commit(mut self, dest: &Path) -> Result<()> {
+        std::fs::rename(&self.path, dest).map_err(|e| Error::io(dest, e))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! Reading JSON the way Go's `encoding/json` decoder does for the structs
+//! Longhorn uses: only the first JSON value is read, keys match their field
+//! case-insensitively, unknown keys are ignored, and duplicate keys are applied
+//! in document order (so the last one wins; `null` leaves scalars untouched
+//! and resets maps and lists).
+
+use crate::error::{Error, Result};
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The entries of a JSON object, in document order.
+#[derive(Debug, Default)]
+struct Ordered(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for Ordered {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Option<Ordered>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    entries.push((k, v));
+                }
+                Ok(Some(Ordered(entries)))
+            }
+        }
+        Ok(d.deserialize_any(V)?.unwrap_or_default())
+    }
+}
+
+/// A decoded JSON object ready for field-by-field extraction.
+#[derive(Debug)]
+pub(crate) struct Fields {
+    path: String,
+    prefix: String,
+    entries: Vec<(String, Value)>,
+}
+
+/// Parses the first JSON value of `bytes`, which must be an object (or
+/// `null`, which Go reads as "all fields zero"). Trailing bytes are ignored
+/// as Go's decoder ignores them; invalid UTF-8 is replaced by U+FFFD as Go
+/// does.
+pub(crate) fn parse_object(bytes: &[u8], path: &str) -> Result<Fields> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Ordered>();
+    match stream.next() {
+        None => Err(Error::Json {
+            path: path.to_owned(),
+            reason: "the file is empty".into(),
+        }),
+        Some(Err(e)) => Err(Error::Json {
+            path: path.to_owned(),
+            reason: describe_serde_error(&e),
+        }),
+        Some(Ok(Ordered(entries))) => Ok(Fields {
+            path: path.to_owned(),
+            prefix: String::new(),
+            entries,
+        }),
+    }
+}
+
+fn describe_serde_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        format!(
+            "unexpected end of file (line {}, column {})",
+            e.line(),
+            e.column()
+        )
+    } else {
+        e.to_string()
+    }
+}
+
+/// Go's case folding for field names: ASCII case-insensitive, plus the two
+/// non-ASCII letters that fold to ASCII (KELVIN SIGN and LONG S).
+fn fold_eq(key: &str, name: &str) -> bool {
+    let mut k = key.chars();
+    let mut n = name.chars();
+    loop {
+        match (k.next(), n.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) => {
+                let a = match a {
+                    '\u{212A}' => 'k',
+                    '\u{017F}' => 's',
+                    a => a.to_ascii_lowercase(),
+                };
+                if a != b.to_ascii_lowercase() {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+impl Fields {
+    fn err(&self, name: &str, reason: impl Into<String>) -> Error {
+        Error::field(&self.path, format!("{}{name}", self.prefix), reason)
+    }
+
+    fn matching<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.entries
+            .iter()
+            .filter(move |(k, _)| fold_eq(k, name))
+            .map(|(_, v)| v)
+    }
+
+    /// A plain `string` field; absent or `null` gives "".
+    pub(crate) fn string(&self, name: &str) -> Result<String> {
+        let mut out = String::new();
+        for v in self.matching(name) {
+            match v {
+                Value::Null => {}
+                Value::String(s) => out.clone_from(s),
+                other => {
+                    return Err(self.err(name, format!("expected a string, found {}", kind(other))));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A bare `int64` (JSON number without fraction or exponent).
+    pub(crate) fn int(&self, name: &str) -> Result<i64> {
+        let mut out = 0;
+        for v in self.matching(name) {
+            match v {
+                Value::Null => {}
+                Value::Number(n) => {
+                    out = n.as_i64().ok_or_else(|| {
+                        self.err(name, format!("{n} is not an integer in the int64 range"))
+                    })?;
+                }
+                other => {
+                    return Err(self.err(name, format!("expected a number, found {}", kind(other))));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `bool`.
+    pub(crate) fn bool(&self, name: &str) -> Result<bool> {
+        let mut out = false;
+        for v in self.matching(name) {
+            match v {
+                Value::Null => {}
+                Value::Bool(b) => out = *b,
+                other => {
+                    return Err(self.err(
+                        name,
+                        format!("expected true or false, found {}", kind(other)),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// An `int64` tagged `,string`: a decimal integer inside a JSON string.
+    pub(crate) fn int_string(&self, name: &str) -> Result<i64> {
+        let mut out = 0;
+        for v in self.matching(name) {
+            match v {
+                Value::Null => {}
+                Value::String(s) => {
+                    out = parse_go_int(s).ok_or_else(|| {
+                        self.err(
+                            name,
+                            format!("{s:?} is not a quoted decimal integer (Go ,string int64)"),
+                        )
+                    })?
+                }
+                other => {
+                    return Err(self.err(
+                        name,
+                        format!(
+                            "expected a decimal integer in a string (Go ,string int64), found {}",
+                            kind(other)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `string` tagged `,string`: a JSON string whose content is itself a
+    /// complete JSON string literal (`"\"lz4\""`). A plain `"lz4"` is rejected,
+    /// as Go rejects it; an inner `null` leaves the field empty.
+    pub(crate) fn double_encoded(&self, name: &str) -> Result<String> {
+        let mut out = String::new();
+        for v in self.matching(name) {
+            match v {
+                Value::Null => {}
+                Value::String(s) if s == "null" => {}
+                Value::String(s) => {
+                    let inner = s.as_bytes();
+                    let literal =
+                        inner.len() >= 2 && inner[0] == b'"' && inner[inner.len() - 1] == b'"';
+                    match serde_json::from_str::<String>(s) {
+                        Ok(decoded) if literal => out = decoded,
+                        _ => {
+                            return Err(self.err(
+                                name,
+                                format!(
+                                    "{s:?} is not a double-encoded string (Go ,string tag: expected a JSON string literal inside the string, e.g. \"\\\"lz4\\\"\")"
+                                ),
+                            ));
+                        }
+                    }
+                }
+                other => {
+                    return Err(self.err(
+                        name,
+                        format!(
+                            "expected a double-encoded string (Go ,string tag), found {}",
+                            kind(other)
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A `map[string]string`; `null` gives `None`, repeated keys merge.
+    pub(crate) fn string_map(&self, name: &str) -> Result<Option<BTreeMap<String, String>>> {
+        let mut out: Option<BTreeMap<String, String>> = None;
+        for v in self.matching(name) {
+            match v {
+                Value::Null => out = None,
+                Value::Object(m) => {
+                    let map = out.get_or_insert_with(BTreeMap::new);
+                    for (k, v) in m {
+                        match v {
+                            Value::String(s) => {
+                                map.insert(k.clone(), s.clone());
+                            }
+                            Value::Null => {
+                                map.insert(k.clone(), String::new());
+                            }
+                            other => {
+                                return Err(self.err(
+                                    &format!("{name}[{k:?}]"),
+                                    format!("expected a string, found {}", kind(other)),
+                                ));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    return Err(
+                        self.err(name, format!("expected an object, found {}", kind(other)))
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A list of objects; `null` gives an empty list.
+    pub(crate) fn object_list(&self, name: &str) -> Result<Vec<Fields>> {
+        let mut out = Vec::new();
+        for v in self.matching(name) {
+            match v {
+                Value::Null => out.clear(),
+                Value::Array(items) => {
+                    out.clear();
+                    for (i, item) in items.iter().enumerate() {
+                        let field = format!("{name}[{i}]");
+                        out.push(
+                            self.nested(&field, item)?
+                                .unwrap_or_else(|| self.empty(&field)),
+                        );
+                    }
+                }
+                other => {
+                    return Err(self.err(name, format!("expected an array, found {}", kind(other))));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A nested struct; `None` when absent or `null`.
+    pub(crate) fn object(&self, name: &str) -> Result<Option<Fields>> {
+        let mut out = None;
+        for v in self.matching(name) {
+            out = self.nested(name, v)?;
+        }
+        Ok(out)
+    }
+
+    fn empty(&self, field: &str) -> Fields {
+        Fields {
+            path: self.path.clone(),
+            prefix: format!("{}{field}.", self.prefix),
+            entries: Vec::new(),
+        }
+    }
+
+    fn nested(&self, field: &str, v: &Value) -> Result<Option<Fields>> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Object(m) => Ok(Some(Fields {
+                path: self.path.clone(),
+                prefix: format!("{}{field}.", self.prefix),
+                entries: m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            })),
+            other => Err(self.err(field, format!("expected an object, found {}", kind(other)))),
+        }
+    }
+
+    /// Entries whose key matches none of `known`, in document order.
+    pub(crate) fn unknown(&self, known: &[&str]) -> Vec<(String, Value)> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| !known.iter().any(|n| fold_eq(k, n)))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 10, 64)` as used by the `,string` tag: an
+/// optional minus sign and decimal digits, nothing else.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(json: &str) -> Fields {
+        parse_object(json.as_bytes(), "f.cfg").unwrap()
+    }
+
+    #[test]
+    fn case_insensitive_last_wins() {
+        let f = fields(r#"{"name":"a","NAME":"b","Other":1}"#);
+        assert_eq!(f.string("Name").unwrap(), "b");
+        let f = fields(r#"{"Name":"a","Name":null}"#);
+        assert_eq!(f.string("Name").unwrap(), "a");
+        assert_eq!(f.unknown(&["Name"]).len(), 0);
+        let f = fields("{\"BLOC\u{212A}S\":[]}");
+        assert!(f.object_list("Blocks").unwrap().is_empty());
+    }
+
+    #[test]
+    fn first_value_only() {
+        let f = fields(r#"{"Name":"a"} trailing garbage"#);
+        assert_eq!(f.string("Name").unwrap(), "a");
+        assert!(parse_object(b"", "x").is_err());
+        assert!(parse_object(br#"{"Name":"a""#, "x").is_err());
+        assert!(parse_object(b"[1]", "x").is_err());
+        assert_eq!(
+            parse_object(b"null", "x").unwrap().string("Name").unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn string_tag_int() {
+        assert_eq!(fields(r#"{"Size":"42"}"#).int_string("Size").unwrap(), 42);
+        assert_eq!(fields(r#"{"Size":"-1"}"#).int_string("Size").unwrap(), -1);
+        assert_eq!(fields(r#"{"Size":null}"#).int_string("Size").unwrap(), 0);
+        for bad in [
+            r#"{"Size":42}"#,
+            r#"{"Size":""}"#,
+            r#"{"Size":"1e3"}"#,
+            r#"{"Size":" 1"}"#,
+            r#"{"Size":"+1"}"#,
+            r#"{"Size":"99999999999999999999"}"#,
+        ] {
+            let e = fields(bad).int_string("Size").unwrap_err();
+            assert!(
+                matches!(&e, Error::Field { field, path, .. } if field == "Size" && path == "f.cfg"),
+                "{bad}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn string_tag_string() {
+        assert_eq!(
+            fields(r#"{"C":"\"lz4\""}"#).double_encoded("C").unwrap(),
+            "lz4"
+        );
+        assert_eq!(fields(r#"{"C":"\"\""}"#).double_encoded("C").unwrap(), "");
+        assert_eq!(fields(r#"{"C":"null"}"#).double_encoded("C").unwrap(), "");
+        assert_eq!(fields(r#"{"C":null}"#).double_encoded("C").unwrap(), "");
+        assert_eq!(
+            fields(r#"{"C":"\"img\\u003c1\\u003e\""}"#)
+                .double_encoded("C")
+                .unwrap(),
+            "img<1>"
+        );
+        for bad in [
+            r#"{"C":"lz4"}"#,
+            r#"{"C":""}"#,
+            r#"{"C":" \"x\""}"#,
+            r#"{"C":1}"#,
+            r#"{"C":"\"a\"b\""}"#,
+        ] {
+            assert!(fields(bad).double_encoded("C").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn maps_and_lists() {
+        let f = fields(r#"{"Labels":{"a":"1"},"labels":{"b":"2"}}"#);
+        assert_eq!(f.string_map("Labels").unwrap().unwrap().len(), 2);
+        let f = fields(r#"{"Labels":{"a":"1"},"labels":null}"#);
+        assert_eq!(f.string_map("Labels").unwrap(), None);
+        assert!(
+            fields(r#"{"Labels":{"a":1}}"#)
+                .string_map("Labels")
+                .is_err()
+        );
+        let f = fields(r#"{"Blocks":[{"Offset":1},{"offset":2.5}]}"#);
+        let list = f.object_list("Blocks").unwrap();
+        assert_eq!(list[0].int("Offset").unwrap(), 1);
+        let e = list[1].int("Offset").unwrap_err();
+        assert!(e.to_string().contains("Blocks[1].Offset"), "{e}");
+        assert!(fields(r#"{"Blocks":{}}"#).object_list("Blocks").is_err());
+        assert!(
+            fields(r#"{"IsIncremental":"true"}"#)
+                .bool("IsIncremental")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,443 @@
+//! Opening a backup target and the small set of object operations the rest of
+//! the crate uses. Every key is built below the target root from paths made
+//! by [`crate::layout`], so nothing outside the root is ever addressed.
+
+mod credentials;
+mod url;
+
+pub use credentials::{Credentials, KNOWN_KEYS};
+pub use url::{TargetUrl, parse_target_url};
+
+use crate::error::{Error, Result};
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::{Path, PathPart};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to reach a target beyond what its URL says.
+#[derive(Debug, Clone, Default)]
+pub struct TargetOptions {
+    /// Local directory where the NFS export or CIFS share of an `nfs://` or
+    /// `cifs://` URL is mounted.
+    pub mount_point: Option<PathBuf>,
+    /// Credentials and driver settings (see [`Credentials`]).
+    pub credentials: Credentials,
+}
+
+impl TargetOptions {
+    /// Options with credentials from the environment.
+    pub fn from_env() -> Self {
+        TargetOptions {
+            mount_point: None,
+            credentials: Credentials::from_env(),
+        }
+    }
+}
+
+/// An open backup target.
+#[derive(Debug, Clone)]
+pub struct Target {
+    store: Arc<dyn ObjectStore>,
+    root: Vec<String>,
+    url: String,
+    pub(crate) lock_settle: Duration,
+}
+
+/// One level of a directory listing.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    /// Files: name within the directory and metadata.
+    pub(crate) files: Vec<(String, ObjectMeta)>,
+    /// Sub-directory names.
+    pub(crate) dirs: Vec<String>,
+}
+
+impl Target {
+    /// Opens the target a URL designates. Local directories must exist;
+    /// remote stores are not contacted until the first operation.
+    pub async fn open(url: &str, options: &TargetOptions) -> Result<Self> {
+        let parsed = parse_target_url(url)?;
+        let (store, root): (Arc<dyn ObjectStore>, String) = match parsed {
+            TargetUrl::Local { path } => (open_local(url, &path)?, String::new()),
+            TargetUrl::Mounted { scheme, source } => {
+                let Some(mount) = &options.mount_point else {
+                    return Err(Error::InvalidUrl {
+                        url: url.to_owned(),
+                        reason: format!(
+                            "a {scheme} target is read through its mount: give the local mount point of {source}"
+                        ),
+                    });
+                };
+                (open_local(url, mount)?, String::new())
+            }
+            TargetUrl::S3 {
+                bucket,
+                region,
+                prefix,
+            } => (
+                open_s3(url, &bucket, region.as_deref(), &options.credentials)?,
+                prefix,
+            ),
+            TargetUrl::Azure {
+                container,
+                suffix,
+                prefix,
+            } => (
+                open_azure(url, &container, suffix.as_deref(), &options.credentials)?,
+                prefix,
+            ),
+        };
+        Target::from_store(store, &root, url)
+    }
+
+    /// Wraps an existing object store. `root` is the key prefix under which
+    /// `backupstore/` lives ("" for the store root); `url` is only used for
+    /// display.
+    pub fn from_store(store: Arc<dyn ObjectStore>, root: &str, url: &str) -> Result<Self> {
+        let mut segments = Vec::new();
+        for seg in root.split('/').filter(|s| !s.is_empty()) {
+            if seg == "." || seg == ".." {
+                return Err(Error::InvalidUrl {
+                    url: url.to_owned(),
+                    reason: format!("root segment {seg:?} is not allowed"),
+                });
+            }
+            segments.push(seg.to_owned());
+        }
+        Ok(Target {
+            store,
+            root: segments,
+            url: url.to_owned(),
+            lock_settle: Duration::from_secs(2),
+        })
+    }
+
+    /// The URL the target was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Changes how long lock acquisition waits between writing its lock file
+    /// and checking for competitors (Longhorn waits 2 s; tests may shorten it).
+    pub fn with_lock_settle(mut self, settle: Duration) -> Self {
+        self.lock_settle = settle;
+        self
+    }
+
+    /// The underlying object store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The object key of a path relative to the target root.
+    pub(crate) fn key(&self, rel: &str) -> Path {
+        self.root
+            .iter()
+            .map(String::as_str)
+            .chain(rel.split('/').filter(|s| !s.is_empty()))
+            .map(PathPart::from)
+            .collect()
+    }
+
+    /// Reads a whole file, refusing files larger than `limit`.
+    pub(crate) async fn get_bounded(&self, rel: &str, limit: u64) -> Result<Bytes> {
+        let result = self
+            .store
+            .get(&self.key(rel))
+            .await
+            .map_err(|e| Error::store(rel, e))?;
+        if result.meta.size > limit {
+            return Err(Error::TooLarge {
+                path: rel.to_owned(),
+                size: result.meta.size,
+                limit,
+            });
+        }
+        result.bytes().await.map_err(|e| Error::store(rel, e))
+    }
+
+    /// Like [`Self::get_bounded`], `None` when the file does not exist.
+    pub(crate) async fn get_optional(&self, rel: &str, limit: u64) -> Result<Option<Bytes>> {
+        match self.get_bounded(rel, limit).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes a whole file in one request.
+    pub(crate) async fn put(&self, rel: &str, data: impl Into<PutPayload>) -> Result<()> {
+        self.store
+            .put(&self.key(rel), data.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::store(rel, e))
+    }
+
+    /// Metadata of a file, `None` when it does not exist.
+    pub(crate) async fn head(&self, rel: &str) -> Result<Option<ObjectMeta>> {
+        match self.store.head(&self.key(rel)).await {
+            Ok(m) => Ok(Some(m)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(Error::store(rel, e)),
+        }
+    }
+
+    /// Deletes a file; a missing file is not an error.
+    pub(crate) async fn delete(&self, rel: &str) -> Result<()> {
+        match self.store.delete(&self.key(rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Error::store(rel, e)),
+        }
+    }
+
+    /// Lists one directory level. A missing directory lists as empty.
+    pub(crate) async fn list_dir(&self, rel: &str) -> Result<Listing> {
+        let prefix = self.key(rel);
+        let result = match self.store.list_with_delimiter(Some(&prefix)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Listing::default()),
+            Err(e) => return Err(Error::store(rel, e)),
+        };
+        let depth = prefix.parts().count();
+        let name_at = |p: &Path| p.parts().nth(depth).map(|part| part.as_ref().to_owned());
+        Ok(Listing {
+            files: result
+                .objects
+                .into_iter()
+                .filter_map(|m| Some((name_at(&m.location)?, m)))
+                .collect(),
+            dirs: result.common_prefixes.iter().filter_map(name_at).collect(),
+        })
+    }
+
+    /// Lists every file below a directory, with paths relative to it.
+    pub(crate) async fn list_recursive(&self, rel: &str) -> Result<Vec<(String, ObjectMeta)>> {
+        let prefix = self.key(rel);
+        let depth = prefix.parts().count();
+        let items: Vec<ObjectMeta> = match self.store.list(Some(&prefix)).try_collect().await {
+            Ok(v) => v,
+            Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) => return Err(Error::store(rel, e)),
+        };
+        Ok(items
+            .into_iter()
+            .map(|m| {
+                let sub: Vec<String> = m
+                    .location
+                    .parts()
+                    .skip(depth)
+                    .map(|p| p.as_ref().to_owned())
+                    .collect();
+                (sub.join("/"), m)
+            })
+            .collect())
+    }
+}
+
+fn open_local(url: &str, dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>> {
+    if !dir.is_dir() {
+        return Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: format!("{} is not an existing directory", dir.display()),
+        });
+    }
+    let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+        .map_err(|e| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?
+        .with_automatic_cleanup(true);
+    Ok(Arc::new(fs))
+}
+
+/// The endpoint to use for virtual-hosted-style requests against a custom
+/// endpoint: the bucket becomes the first label of the host.
+pub(crate) fn virtual_hosted_endpoint(endpoint: &str, bucket: &str) -> String {
+    match endpoint.split_once("://") {
+        Some((scheme, rest)) => format!("{scheme}://{bucket}.{rest}"),
+        None => format!("{bucket}.{endpoint}"),
+    }
+}
+
+fn client_options(
+    url: &str,
+    creds: &Credentials,
+    cert_key: &str,
+) -> Result<object_store::ClientOptions> {
+    let mut opts = object_store::ClientOptions::new().with_timeout(Duration::from_secs(300));
+    if let Some(pem) = creds.get(cert_key) {
+        let certs = object_store::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            Error::Credentials {
+                source_name: cert_key.to_owned(),
+                reason: format!("invalid PEM certificate for {url}: {e}"),
+            }
+        })?;
+        for c in certs {
+            opts = opts.with_root_certificate(c);
+        }
+    }
+    if let Some(proxy) = creds.get("HTTPS_PROXY").or_else(|| creds.get("HTTP_PROXY")) {
+        opts = opts.with_proxy_url(proxy);
+        if let Some(no_proxy) = creds.get("NO_PROXY") {
+            opts = opts.with_proxy_excludes(no_proxy);
+        }
+    }
+    Ok(opts)
+}
+
+fn open_s3(
+    url: &str,
+    bucket: &str,
+    region: Option<&str>,
+    creds: &Credentials,
+) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    let region = region
+        .or_else(|| creds.get("AWS_REGION"))
+        .or_else(|| creds.get("AWS_DEFAULT_REGION"))
+        .unwrap_or("us-east-1");
+    let virtual_hosted = creds
+        .get("VIRTUAL_HOSTED_STYLE")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(region)
+        .with_client_options(client_options(url, creds, "AWS_CERT")?);
+    match creds.get("AWS_ENDPOINTS") {
+        Some(endpoint) => {
+            let endpoint = endpoint.trim_end_matches('/');
+            b = b.with_allow_http(endpoint.starts_with("http://"));
+            if virtual_hosted {
+                b = b
+                    .with_endpoint(virtual_hosted_endpoint(endpoint, bucket))
+                    .with_virtual_hosted_style_request(true);
+            } else {
+                b = b.with_endpoint(endpoint);
+            }
+        }
+        None => b = b.with_virtual_hosted_style_request(true),
+    }
+    if let (Some(id), Some(secret)) = (
+        creds.get("AWS_ACCESS_KEY_ID"),
+        creds.get("AWS_SECRET_ACCESS_KEY"),
+    ) {
+        b = b.with_access_key_id(id).with_secret_access_key(secret);
+        if let Some(token) = creds.get("AWS_SESSION_TOKEN") {
+            b = b.with_token(token);
+        }
+    }
+    let store = b.build().map_err(|e| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(Arc::new(store))
+}
+
+fn open_azure(
+    url: &str,
+    container: &str,
+    suffix: Option<&str>,
+    creds: &Credentials,
+) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::azure::MicrosoftAzureBuilder;
+    let account = creds
+        .get("AZBLOB_ACCOUNT_NAME")
+        .ok_or_else(|| Error::Credentials {
+            source_name: "AZBLOB_ACCOUNT_NAME".into(),
+            reason: format!("an Azure Blob target ({url}) needs the storage account name"),
+        })?;
+    let mut b = MicrosoftAzureBuilder::new()
+        .with_account(account)
+        .with_container_name(container)
+        .with_client_options(client_options(url, creds, "AZBLOB_CERT")?);
+    if let Some(key) = creds.get("AZBLOB_ACCOUNT_KEY") {
+        b = b.with_access_key(key);
+    }
+    if let Some(endpoint) = creds.get("AZBLOB_ENDPOINT") {
+        b = b
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint.trim_end_matches('/').to_owned());
+    } else if let Some(suffix) = suffix.filter(|s| *s != "core.windows.net") {
+        b = b.with_endpoint(format!("https://{account}.blob.{suffix}"));
+    }
+    let store = b.build().map_err(|e| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    Ok(Arc::new(store))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn virtual_hosted() {
+        assert_eq!(
+            virtual_hosted_endpoint("https://minio.example:9000", "b"),
+            "https://b.minio.example:9000"
+        );
+    }
+
+    #[tokio::test]
+    async fn opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = Target::open(dir.path().to_str().unwrap(), &TargetOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(t.key("backupstore/volumes").as_ref(), "backupstore/volumes");
+        let url = format!("file://{}", dir.path().display());
+        Target::open(&url, &TargetOptions::default()).await.unwrap();
+        let e = Target::open("nfs://server:/export", &TargetOptions::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("mount point"), "{e}");
+        let opts = TargetOptions {
+            mount_point: Some(dir.path().into()),
+            ..Default::default()
+        };
+        Target::open("nfs://server:/export", &opts).await.unwrap();
+        assert!(
+            Target::open("/nonexistent/dir/x", &TargetOptions::default())
+                .await
+                .is_err()
+        );
+        let mut creds = Credentials::new();
+        creds.set("AWS_ACCESS_KEY_ID", "a");
+        creds.set("AWS_SECRET_ACCESS_KEY", "b");
+        creds.set("AWS_ENDPOINTS", "http://127.0.0.1:9");
+        let s3 = Target::open(
+            "s3://bucket@us-east-1/some/prefix",
+            &TargetOptions {
+                credentials: creds,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            s3.key("backupstore/x").as_ref(),
+            "some/prefix/backupstore/x"
+        );
+        let e = Target::open("azblob://c@core.windows.net/", &TargetOptions::default())
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("AZBLOB_ACCOUNT_NAME"), "{e}");
+        let mut az = Credentials::new();
+        az.set("AZBLOB_ACCOUNT_NAME", "acct");
+        az.set("AZBLOB_ACCOUNT_KEY", "a2V5");
+        Target::open(
+            "azblob://c@core.windows.net/p",
+            &TargetOptions {
+                credentials: az,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+}

@@ -1,0 +1,304 @@
+//! Backup target URLs, split the way Go's `net/url` splits them (so that
+//! `nfs://server:/export` keeps its empty port, which WHATWG parsers drop).
+
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// Where a target URL points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetUrl {
+    /// A local directory: a plain path, `file:///dir` or `vfs:///dir`.
+    Local {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// An NFS export (`nfs://server:/export`) or CIFS share
+    /// (`cifs://server/share`), read through its local mount point.
+    Mounted {
+        /// `nfs` or `cifs`.
+        scheme: String,
+        /// Mount source: `server:/export` or `//server/share/path`.
+        source: String,
+    },
+    /// S3: `s3://bucket@region/path` or `s3://bucket/path`.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Region, when the URL names one.
+        region: Option<String>,
+        /// Key prefix under which `backupstore/` lives ("" for the bucket root).
+        prefix: String,
+    },
+    /// Azure Blob: `azblob://container@endpoint-suffix/path`.
+    Azure {
+        /// Container name.
+        container: String,
+        /// Endpoint suffix such as `core.windows.net`, when given.
+        suffix: Option<String>,
+        /// Blob name prefix ("" for the container root).
+        prefix: String,
+    },
+}
+
+struct Parts<'a> {
+    scheme: String,
+    userinfo: Option<&'a str>,
+    host: &'a str,
+    path: &'a str,
+}
+
+fn split(url: &str) -> Option<Parts<'_>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let rest = rest.split(['?', '#']).next().unwrap_or("");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    Some(Parts {
+        scheme: scheme.to_ascii_lowercase(),
+        userinfo,
+        host,
+        path,
+    })
+}
+
+fn bad(url: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Decodes `%XX` escapes as Go's URL parser does for paths.
+fn percent_decode(url: &str, s: &str) -> Result<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| bad(url, format!("invalid escape in path {s:?}")))?;
+            out.push(hex);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| bad(url, "path is not UTF-8"))
+}
+
+/// Turns a URL path into an object key prefix: no empty, `.` or `..`
+/// segments, no leading or trailing `/`.
+fn key_prefix(url: &str, path: &str) -> Result<String> {
+    let decoded = percent_decode(url, path)?;
+    let trimmed = decoded.trim_matches('/');
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    for seg in trimmed.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return Err(bad(url, format!("path segment {seg:?} is not allowed")));
+        }
+    }
+    Ok(trimmed.to_owned())
+}
+
+/// Parses a backup target URL.
+pub fn parse_target_url(url: &str) -> Result<TargetUrl> {
+    if url.is_empty() {
+        return Err(bad(url, "empty URL"));
+    }
+    let Some(p) = split(url) else {
+        return Ok(TargetUrl::Local {
+            path: PathBuf::from(url),
+        });
+    };
+    match p.scheme.as_str() {
+        "file" | "vfs" => {
+            if p.userinfo.is_some()
+                || !(p.host.is_empty() || (p.scheme == "file" && p.host == "localhost"))
+            {
+                return Err(bad(
+                    url,
+                    "a local target URL has no host: use file:///absolute/path",
+                ));
+            }
+            if p.path.is_empty() {
+                return Err(bad(url, "missing directory path"));
+            }
+            Ok(TargetUrl::Local {
+                path: PathBuf::from(percent_decode(url, p.path)?),
+            })
+        }
+        "nfs" => {
+            if p.host.is_empty() {
+                return Err(bad(url, "missing NFS server: use nfs://server:/export"));
+            }
+            let host = p
+                .userinfo
+                .map_or(p.host.to_owned(), |u| format!("{u}@{}", p.host));
+            Ok(TargetUrl::Mounted {
+                scheme: "nfs".into(),
+                source: format!("{host}{}", p.path),
+            })
+        }
+        "cifs" => {
+            if p.host.is_empty() || p.path.trim_matches('/').is_empty() {
+                return Err(bad(url, "use cifs://server/share[/path]"));
+            }
+            Ok(TargetUrl::Mounted {
+                scheme: "cifs".into(),
+                source: format!("//{}{}", p.host, p.path),
+            })
+        }
+        "s3" => {
+            let (bucket, region) = match p.userinfo {
+                Some(u) => (u, (!p.host.is_empty()).then(|| p.host.to_owned())),
+                None => (p.host, None),
+            };
+            if bucket.is_empty() {
+                return Err(bad(url, "missing bucket: use s3://bucket@region/path"));
+            }
+            if p.path.is_empty() {
+                return Err(bad(
+                    url,
+                    "missing path: use s3://bucket@region/ for the bucket root",
+                ));
+            }
+            Ok(TargetUrl::S3 {
+                bucket: bucket.to_owned(),
+                region,
+                prefix: key_prefix(url, p.path)?,
+            })
+        }
+        "azblob" => {
+            let (container, suffix) = match p.userinfo {
+                Some(u) => (u, (!p.host.is_empty()).then(|| p.host.to_owned())),
+                None => (p.host, None),
+            };
+            if container.is_empty() {
+                return Err(bad(
+                    url,
+                    "missing container: use azblob://container@core.windows.net/",
+                ));
+            }
+            Ok(TargetUrl::Azure {
+                container: container.to_owned(),
+                suffix,
+                prefix: key_prefix(url, p.path)?,
+            })
+        }
+        other => Err(bad(
+            url,
+            format!(
+                "scheme {other:?} is not supported (use a directory, file://, nfs:// or cifs:// with its mount point, s3:// or azblob://)"
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_forms() {
+        assert_eq!(
+            parse_target_url("/srv/backups").unwrap(),
+            TargetUrl::Local {
+                path: "/srv/backups".into()
+            }
+        );
+        assert_eq!(
+            parse_target_url("file:///srv/backups").unwrap(),
+            TargetUrl::Local {
+                path: "/srv/backups".into()
+            }
+        );
+        assert!(parse_target_url("file://host/srv").is_err());
+    }
+
+    #[test]
+    fn nfs_keeps_empty_port() {
+        assert_eq!(
+            parse_target_url(
+                "nfs://longhorn-test-nfs-svc.default:/opt/backupstore?nfsOptions=soft"
+            )
+            .unwrap(),
+            TargetUrl::Mounted {
+                scheme: "nfs".into(),
+                source: "longhorn-test-nfs-svc.default:/opt/backupstore".into()
+            }
+        );
+        assert_eq!(
+            parse_target_url("cifs://10.43.35.102/backupstore").unwrap(),
+            TargetUrl::Mounted {
+                scheme: "cifs".into(),
+                source: "//10.43.35.102/backupstore".into()
+            }
+        );
+    }
+
+    #[test]
+    fn s3_forms() {
+        let cases = [
+            (
+                "s3://backupbucket@us-east-1/",
+                "backupbucket",
+                Some("us-east-1"),
+                "",
+            ),
+            (
+                "s3://backupbucket@us-east-1/backupstore",
+                "backupbucket",
+                Some("us-east-1"),
+                "backupstore",
+            ),
+            ("s3://backupbucket/path", "backupbucket", None, "path"),
+            ("s3://b@r/a/b/", "b", Some("r"), "a/b"),
+        ];
+        for (url, bucket, region, prefix) in cases {
+            assert_eq!(
+                parse_target_url(url).unwrap(),
+                TargetUrl::S3 {
+                    bucket: bucket.into(),
+                    region: region.map(Into::into),
+                    prefix: prefix.into()
+                },
+                "{url}"
+            );
+        }
+        for bad in [
+            "s3://bucket@region",
+            "s3:///x",
+            "s3://b@r/../x",
+            "s3://b@r/a//b",
+            "s3://b@r/%zz",
+        ] {
+            assert!(parse_target_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn azure_and_unknown() {
+        assert_eq!(
+            parse_target_url("azblob://longhorn-test-azurite@core.windows.net/").unwrap(),
+            TargetUrl::Azure {
+                container: "longhorn-test-azurite".into(),
+                suffix: Some("core.windows.net".into()),
+                prefix: String::new()
+            }
+        );
+        let e = parse_target_url("gs://bucket/x").unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
+        assert!(parse_target_url("").is_err());
+    }
+}

@@ -1,0 +1,211 @@
+//! Checking backups: every config loads and every block it lists is present,
+//! decompresses and matches its checksum. Problems are collected, not fatal.
+
+use crate::block::Compression;
+use crate::error::{Error, Result};
+use crate::layout;
+use crate::lock::LockKind;
+use crate::name::Checksum;
+use crate::progress::{Progress, default_concurrency};
+use crate::target::Target;
+use futures::StreamExt;
+use std::collections::BTreeMap;
+
+/// Options for [`Target::verify_volume`].
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Blocks in flight; default: about 16 MiB worth.
+    pub concurrency: Option<usize>,
+    /// Hold a backup/restore lock while reading (see
+    /// [`crate::ExportOptions::lock`]). Default true.
+    pub lock: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            concurrency: None,
+            lock: true,
+        }
+    }
+}
+
+/// Where a damaged block is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockUse {
+    /// Backup name.
+    pub backup: String,
+    /// Offset in that backup's image.
+    pub offset: u64,
+}
+
+/// One problem found by verification.
+#[derive(Debug)]
+pub enum Problem {
+    /// A backup config could not be loaded or is inconsistent.
+    Config {
+        /// Backup name.
+        backup: String,
+        /// What is wrong (names the file and field).
+        error: Error,
+    },
+    /// A block is missing, cannot be decompressed or fails its checksum.
+    Block {
+        /// The checksum the configs expect.
+        checksum: Checksum,
+        /// Path of the block file relative to the target root.
+        path: String,
+        /// Every backup and offset that uses it.
+        used_by: Vec<BlockUse>,
+        /// What is wrong.
+        error: Error,
+    },
+}
+
+/// Result of [`Target::verify_volume`].
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    /// Volume name.
+    pub volume: String,
+    /// Complete backups whose blocks were checked.
+    pub backups_checked: Vec<String>,
+    /// In-progress backups, not checked.
+    pub in_progress: Vec<String>,
+    /// Distinct block files read.
+    pub blocks_checked: u64,
+    /// Uncompressed bytes checked.
+    pub bytes_checked: u64,
+    /// Everything found wrong.
+    pub problems: Vec<Problem>,
+}
+
+impl VerifyReport {
+    /// True when nothing is wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+impl Target {
+    /// Verifies the given backups of a volume (all of them when `backups` is
+    /// `None`). Each distinct block is read once even when several backups
+    /// share it. Errors that stop the whole check (the volume cannot be
+    /// listed, the lock is refused) are returned as `Err`; damage is listed in
+    /// the report.
+    pub async fn verify_volume(
+        &self,
+        volume: &str,
+        backups: Option<&[String]>,
+        options: &VerifyOptions,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
+        layout::volume_dir(volume)?;
+        let lock = if options.lock {
+            Some(self.lock(volume, LockKind::BackupOrRestore).await?)
+        } else {
+            None
+        };
+        let result = self.verify_locked(volume, backups, options, progress).await;
+        if let Some(lock) = lock {
+            lock.release().await?;
+        }
+        result
+    }
+
+    async fn verify_locked(
+        &self,
+        volume: &str,
+        backups: Option<&[String]>,
+        options: &VerifyOptions,
+        progress: &dyn Progress,
+    ) -> Result<VerifyReport> {
+        let mut report = VerifyReport {
+            volume: volume.to_owned(),
+            ..Default::default()
+        };
+        let volume_size = match self.volume_config(volume).await {
+            Ok(v) => Some(v.size.unsigned_abs()),
+            Err(e) => {
+                report.problems.push(Problem::Config {
+                    backup: String::new(),
+                    error: e,
+                });
+                None
+            }
+        };
+        let names = match backups {
+            Some(list) => list.to_vec(),
+            None => self.list_backups(volume).await?.backups,
+        };
+        // (checksum, block size) -> (compression, uses)
+        let mut wanted: BTreeMap<(Checksum, u64), (Compression, Vec<BlockUse>)> = BTreeMap::new();
+        for name in names {
+            let cfg = match self.backup_config_checked(volume, &name, volume_size).await {
+                Ok(c) => c,
+                Err(error) => {
+                    report.problems.push(Problem::Config {
+                        backup: name,
+                        error,
+                    });
+                    continue;
+                }
+            };
+            if !cfg.is_complete() {
+                report.in_progress.push(name);
+                continue;
+            }
+            let path = layout::backup_cfg(volume, &name)?;
+            let (block_size, compression) = match (cfg.block_size(&path), cfg.compression(&path)) {
+                (Ok(b), Ok(c)) => (b, c),
+                (Err(error), _) | (_, Err(error)) => {
+                    report.problems.push(Problem::Config {
+                        backup: name,
+                        error,
+                    });
+                    continue;
+                }
+            };
+            for b in &cfg.blocks {
+                wanted
+                    .entry((b.checksum, block_size))
+                    .or_insert_with(|| (compression, Vec::new()))
+                    .1
+                    .push(BlockUse {
+                        backup: name.clone(),
+                        offset: b.offset,
+                    });
+            }
+            report.backups_checked.push(name);
+        }
+
+        progress.start(wanted.keys().map(|(_, bs)| bs).sum());
+        let n = options.concurrency.unwrap_or_else(|| {
+            default_concurrency(wanted.keys().map(|(_, bs)| *bs).max().unwrap_or(1))
+        });
+        let results: Vec<_> = futures::stream::iter(wanted)
+            .map(|((checksum, block_size), (compression, uses))| async move {
+                let r = self
+                    .read_block(volume, &checksum, compression, block_size)
+                    .await
+                    .map(drop);
+                progress.advance(block_size);
+                (checksum, block_size, uses, r)
+            })
+            .buffer_unordered(n.max(1))
+            .collect()
+            .await;
+        for (checksum, block_size, used_by, r) in results {
+            report.blocks_checked += 1;
+            match r {
+                Ok(_) => report.bytes_checked += block_size,
+                Err(error) => report.problems.push(Problem::Block {
+                    path: layout::block_path(volume, &checksum)?,
+                    checksum,
+                    used_by,
+                    error,
+                }),
+            }
+        }
+        Ok(report)
+    }
+}
