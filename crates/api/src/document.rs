@@ -1,0 +1,1 @@
+//! Reading objects from YAML and JSON documents.

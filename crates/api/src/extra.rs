@@ -1,0 +1,351 @@
+//! Lossless round-trips: the fields a type does not model.
+//!
+//! Every struct in this crate that maps a JSON object ends with
+//! `#[serde(flatten)] pub extra: Extra`. [`Extra`] keeps, verbatim:
+//!
+//! * every key the struct does not model, with its value;
+//! * the modelled keys that arrived as an explicit `null` (Go writes `null`
+//!   for unset non-`omitempty` fields such as `creationTimestamp`), so that
+//!   they are written back as `null` rather than dropped;
+//! * for fields typed with another crate's types (the top-level
+//!   `metadata`), whatever those types dropped.
+//!
+//! Parsing an object and serialising it again therefore gives back an equal
+//! JSON value, and a repair never drops what it did not understand.
+//!
+//! The serde glue lives in [`preserving_serde!`](crate::preserving_serde):
+//! it wraps the derived (`#[serde(remote = "Self")]`) implementations.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The part of a JSON object that its Rust type does not model.
+///
+/// Dereferences to the map of unknown fields, so `extra.get("someField")`
+/// and `extra.insert(...)` work directly. Two values compare equal when their
+/// unknown fields are equal: an explicit `null` and an absent key mean the
+/// same thing to Kubernetes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Extra {
+    fields: Map<String, Value>,
+    /// Modelled keys that were `null` in the input.
+    #[serde(skip)]
+    nulls: BTreeSet<String>,
+    /// Per-key remainder of fields typed with foreign types: the parts of the
+    /// input those types did not keep.
+    #[serde(skip)]
+    residue: BTreeMap<String, Value>,
+    /// The `apiVersion` an object was read with, when it is not the one its
+    /// type writes by default (e.g. `snapshot.storage.k8s.io/v1beta1`).
+    #[serde(skip)]
+    api_version: Option<String>,
+}
+
+impl Extra {
+    /// Unknown fields, by JSON key.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+
+    /// Modelled keys that were an explicit `null` in the input and are
+    /// written back as `null` while the field stays unset.
+    pub fn null_fields(&self) -> impl Iterator<Item = &str> {
+        self.nulls.iter().map(String::as_str)
+    }
+
+    /// Whether nothing at all is kept.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty() && self.nulls.is_empty() && self.residue.is_empty()
+    }
+
+    /// The `apiVersion` this object was read with, if it differs from the
+    /// version its type writes by default. It is written back unchanged.
+    pub fn read_api_version(&self) -> Option<&str> {
+        self.api_version.as_deref()
+    }
+
+    /// Serialization glue: remembers a non-default `apiVersion`.
+    #[doc(hidden)]
+    pub fn remember_api_version(&mut self, api_version: Option<String>) {
+        self.api_version = api_version;
+    }
+
+    /// Serialization glue: records the keys of `input` that were `null` and
+    /// are not unknown fields (so they belong to modelled fields).
+    #[doc(hidden)]
+    pub fn remember_nulls(&mut self, nulls: Vec<String>) {
+        for key in nulls {
+            if !self.fields.contains_key(&key) {
+                self.nulls.insert(key);
+            }
+        }
+    }
+
+    /// Serialization glue: remembers what a foreign type dropped from the
+    /// value under `key`.
+    #[doc(hidden)]
+    pub fn remember_residue(&mut self, key: &str, raw: &Value, typed: &Value) {
+        if let Some(rest) = residue(raw, typed) {
+            self.residue.insert(key.to_owned(), rest);
+        }
+    }
+
+    /// Serialization glue: writes the remembered nulls and residues back
+    /// into the serialised object.
+    #[doc(hidden)]
+    pub fn restore_into(&self, object: &mut Map<String, Value>) {
+        for key in &self.nulls {
+            object.entry(key.clone()).or_insert(Value::Null);
+        }
+        for (key, rest) in &self.residue {
+            if let Some(target) = object.get_mut(key) {
+                merge_residue(target, rest);
+            }
+        }
+    }
+}
+
+impl PartialEq for Extra {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields == other.fields
+    }
+}
+
+impl Eq for Extra {}
+
+impl std::ops::Deref for Extra {
+    type Target = Map<String, Value>;
+    fn deref(&self) -> &Self::Target {
+        &self.fields
+    }
+}
+
+impl std::ops::DerefMut for Extra {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.fields
+    }
+}
+
+impl From<Map<String, Value>> for Extra {
+    fn from(fields: Map<String, Value>) -> Self {
+        Extra {
+            fields,
+            ..Extra::default()
+        }
+    }
+}
+
+/// Unknown fields add nothing to a schema: the CRD describes the modelled
+/// fields only, as Harvester's does.
+impl schemars::JsonSchema for Extra {
+    fn schema_name() -> Cow<'static, str> {
+        "Extra".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "object" })
+    }
+}
+
+/// What `raw` has that `typed` (its re-serialisation through a lossy type)
+/// lost: missing keys (including `null`s) at any depth of objects, and in
+/// arrays of equal length element by element. `None` when nothing was lost.
+fn residue(raw: &Value, typed: &Value) -> Option<Value> {
+    match (raw, typed) {
+        (Value::Object(raw), Value::Object(typed)) => {
+            let mut rest = Map::new();
+            for (key, raw_value) in raw {
+                match typed.get(key) {
+                    None => {
+                        rest.insert(key.clone(), raw_value.clone());
+                    }
+                    Some(typed_value) => {
+                        if let Some(inner) = residue(raw_value, typed_value) {
+                            rest.insert(key.clone(), inner);
+                        }
+                    }
+                }
+            }
+            (!rest.is_empty()).then_some(Value::Object(rest))
+        }
+        (Value::Array(raw), Value::Array(typed)) if raw.len() == typed.len() => {
+            let items: Vec<Value> = raw
+                .iter()
+                .zip(typed)
+                .map(|(r, t)| residue(r, t).unwrap_or(Value::Null))
+                .collect();
+            items
+                .iter()
+                .any(|item| !item.is_null())
+                .then_some(Value::Array(items))
+        }
+        _ => None,
+    }
+}
+
+/// Puts a [`residue`] back: only keys the target lacks are added, so values
+/// set since parsing always win.
+fn merge_residue(target: &mut Value, rest: &Value) {
+    match (target, rest) {
+        (Value::Object(target), Value::Object(rest)) => {
+            for (key, value) in rest {
+                match target.get_mut(key) {
+                    None => {
+                        target.insert(key.clone(), value.clone());
+                    }
+                    Some(existing) => merge_residue(existing, value),
+                }
+            }
+        }
+        (Value::Array(target), Value::Array(rest)) if target.len() == rest.len() => {
+            for (item, value) in target.iter_mut().zip(rest) {
+                merge_residue(item, value);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Implements `Serialize` and `Deserialize` for a struct that derives them
+/// with `#[serde(remote = "Self")]` and has a flattened `extra: Extra` field,
+/// adding `null` preservation and error messages that name the field path.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! preserving_serde {
+    ($ty:ty) => {
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let map = <::serde_json::Map<String, ::serde_json::Value> as ::serde::Deserialize>::deserialize(
+                    deserializer,
+                )?;
+                let nulls = $crate::extra::null_keys(&map);
+                let mut this: Self = $crate::extra::from_map(map, |de| <$ty>::deserialize(de))
+                    .map_err(<D::Error as ::serde::de::Error>::custom)?;
+                this.extra.remember_nulls(nulls);
+                Ok(this)
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut value = <$ty>::serialize(self, ::serde_json::value::Serializer)
+                    .map_err(<S::Error as ::serde::ser::Error>::custom)?;
+                if let ::serde_json::Value::Object(object) = &mut value {
+                    self.extra.restore_into(object);
+                }
+                ::serde::Serialize::serialize(&value, serializer)
+            }
+        }
+    };
+}
+
+/// Keys whose value is `null`.
+#[doc(hidden)]
+pub fn null_keys(map: &Map<String, Value>) -> Vec<String> {
+    map.iter()
+        .filter(|(_, value)| value.is_null())
+        .map(|(key, _)| key.clone())
+        .collect()
+}
+
+/// Runs a derived deserializer on a buffered object; errors name the path
+/// of the offending field (`volumeBackups[0].volumeSize: invalid type ...`).
+#[doc(hidden)]
+pub fn from_map<T>(
+    map: Map<String, Value>,
+    deserialize: impl for<'a, 'b> FnOnce(
+        serde_path_to_error::Deserializer<'a, 'b, Value>,
+    ) -> Result<T, serde_json::Error>,
+) -> Result<T, String> {
+    let mut track = serde_path_to_error::Track::new();
+    let result = deserialize(serde_path_to_error::Deserializer::new(
+        Value::Object(map),
+        &mut track,
+    ));
+    result.map_err(|err| join_path(&track.path().to_string(), &err.to_string()))
+}
+
+/// `volumeBackups[0]` + `volumeSize: bad` → `volumeBackups[0].volumeSize: bad`.
+fn join_path(path: &str, message: &str) -> String {
+    if path.is_empty() || path == "." || path == "?" {
+        return message.to_owned();
+    }
+    // Messages from nested preserving types already start with their path.
+    match message.split_once(": ") {
+        Some((head, rest)) if is_path(head) => format!("{path}.{head}: {rest}"),
+        _ => format!("{path}: {message}"),
+    }
+}
+
+fn is_path(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '_' | '-' | '/'))
+        && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn residue_keeps_unknown_and_null_keys_at_depth() {
+        let raw =
+            json!({"a": 1, "b": null, "c": {"d": 2, "e": {"f": null}}, "l": [{"x": 1, "y": 2}]});
+        let typed = json!({"a": 1, "c": {"d": 2, "e": {}}, "l": [{"x": 1}]});
+        let rest = residue(&raw, &typed);
+        assert_eq!(
+            rest,
+            Some(json!({"b": null, "c": {"e": {"f": null}}, "l": [{"y": 2}]}))
+        );
+        let mut back = typed.clone();
+        merge_residue(&mut back, rest.as_ref().unwrap());
+        assert_eq!(back, raw);
+    }
+
+    #[test]
+    fn residue_never_overwrites_new_values() {
+        let mut target = json!({"a": 5});
+        merge_residue(&mut target, &json!({"a": null, "b": null}));
+        assert_eq!(target, json!({"a": 5, "b": null}));
+    }
+
+    #[test]
+    fn nothing_lost_means_no_residue() {
+        assert_eq!(residue(&json!({"a": [1, 2]}), &json!({"a": [1, 2]})), None);
+    }
+
+    #[test]
+    fn error_paths_join() {
+        assert_eq!(
+            join_path("status", "volumeBackups[0].volumeSize: bad"),
+            "status.volumeBackups[0].volumeSize: bad"
+        );
+        assert_eq!(
+            join_path("spec", "invalid type: string \"x\", expected i64"),
+            "spec: invalid type: string \"x\", expected i64"
+        );
+        assert_eq!(
+            join_path(".", "missing field `kind`"),
+            "missing field `kind`"
+        );
+    }
+
+    #[test]
+    fn extra_equality_ignores_remembered_nulls() {
+        let mut a = Extra::default();
+        a.remember_nulls(vec!["x".into()]);
+        assert_eq!(a, Extra::default());
+        assert!(!a.is_empty());
+    }
+}
