@@ -24,6 +24,86 @@ pub use k8s_openapi::api::storage::v1::StorageClass;
 pub use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 
+/// A k8s-openapi object kept losslessly: `object` is the typed value; what
+/// k8s-openapi's type drops when reading (unknown fields, explicit `null`s)
+/// is remembered and written back. Dereferences to the typed value.
+#[derive(Clone, Debug, Default)]
+pub struct Lossless<T> {
+    /// The typed object.
+    pub object: T,
+    residue: Extra,
+}
+
+impl<T> Lossless<T> {
+    /// Wraps a typed object (nothing to restore).
+    pub fn new(object: T) -> Self {
+        Lossless {
+            object,
+            residue: Extra::default(),
+        }
+    }
+
+    /// The typed object.
+    pub fn into_inner(self) -> T {
+        self.object
+    }
+}
+
+impl<T> From<T> for Lossless<T> {
+    fn from(object: T) -> Self {
+        Lossless::new(object)
+    }
+}
+
+impl<T> std::ops::Deref for Lossless<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.object
+    }
+}
+
+impl<T> std::ops::DerefMut for Lossless<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.object
+    }
+}
+
+impl<T: PartialEq> PartialEq for Lossless<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.object == other.object
+    }
+}
+
+impl<'de, T: serde::de::DeserializeOwned + Serialize> Deserialize<'de> for Lossless<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let raw = serde_json::Value::deserialize(deserializer)?;
+        let mut track = serde_path_to_error::Track::new();
+        let object = T::deserialize(serde_path_to_error::Deserializer::new(
+            raw.clone(),
+            &mut track,
+        ))
+        .map_err(|err| D::Error::custom(format!("{}: {err}", track.path())))?;
+        let typed = serde_json::to_value(&object).map_err(D::Error::custom)?;
+        let mut residue = Extra::default();
+        residue.remember_residue("", &raw, &typed);
+        Ok(Lossless { object, residue })
+    }
+}
+
+impl<T: Serialize> Serialize for Lossless<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let typed = serde_json::to_value(&self.object).map_err(serde::ser::Error::custom)?;
+        let mut holder = serde_json::Map::new();
+        holder.insert(String::new(), typed);
+        self.residue.restore_into(&mut holder);
+        holder
+            .remove("")
+            .unwrap_or(serde_json::Value::Null)
+            .serialize(serializer)
+    }
+}
+
 /// A PVC spec as embedded in Harvester objects. The fields vmbackup reads
 /// and writes are typed; everything else is kept in `extra`.
 #[serde_with::skip_serializing_none]
@@ -121,6 +201,22 @@ preserving_serde!(PvcTemplate);
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lossless_keeps_what_k8s_openapi_drops() {
+        let input = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "p", "creationTimestamp": null, "futureMeta": 1},
+            "spec": {"accessModes": ["ReadWriteMany"], "newField": {"x": null}}});
+        let pvc: Lossless<PersistentVolumeClaim> = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(pvc.metadata.name.as_deref(), Some("p"));
+        assert_eq!(serde_json::to_value(&pvc).unwrap(), input);
+        let mut changed = pvc.clone();
+        changed.metadata.name = Some("q".into());
+        assert_eq!(
+            serde_json::to_value(&changed).unwrap()["metadata"]["name"],
+            json!("q")
+        );
+    }
 
     #[test]
     fn harvester_pvc_spec_round_trips_and_converts() {
