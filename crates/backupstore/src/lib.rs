@@ -35,3 +35,9 @@ pub use lock::{LockKind, VolumeLock};
 pub use progress::{NoProgress, Progress};
 pub use read::{BackupList, BackupState, BackupSummary, Ignored, VolumeList};
 pub use verify::{BlockUse, Problem, VerifyOptions, VerifyReport};
+pub mod gc;
+pub mod import;
+mod source;
+
+pub use gc::{DeleteSummary, GcOutcome};
+pub use import::{ImportOptions, ImportSummary};

@@ -1,0 +1,128 @@
+//! Reading a raw disk image to back it up: its size, where its data is
+//! (holes found with `SEEK_DATA`/`SEEK_HOLE` are skipped without reading),
+//! and its blocks.
+
+use crate::error::{Error, Result};
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An open raw image (a regular file or a block device).
+#[derive(Debug, Clone)]
+pub(crate) struct ImageSource {
+    file: Arc<File>,
+    path: PathBuf,
+    size: u64,
+}
+
+impl ImageSource {
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+        let size = if meta.is_file() {
+            meta.len()
+        } else {
+            file.seek(SeekFrom::End(0))
+                .map_err(|e| Error::io(path, e))?
+        };
+        Ok(ImageSource {
+            file: Arc::new(file),
+            path: path.to_owned(),
+            size,
+        })
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Ranges of block indexes that may hold data. Blocks lying entirely in
+    /// holes are left out; when the filesystem cannot report holes, every
+    /// block is listed.
+    pub(crate) fn data_block_ranges(&self, block_size: u64) -> Vec<Range<u64>> {
+        let blocks = self.size.div_ceil(block_size);
+        let mut out: Vec<Range<u64>> = Vec::new();
+        let mut pos = 0u64;
+        while pos < self.size {
+            let data = match rustix::fs::seek(&*self.file, rustix::fs::SeekFrom::Data(pos)) {
+                Ok(d) => d,
+                Err(rustix::io::Errno::NXIO) => break,
+                Err(_) => return std::iter::once(0..blocks).collect(),
+            };
+            let hole = match rustix::fs::seek(&*self.file, rustix::fs::SeekFrom::Hole(data)) {
+                Ok(h) => h.min(self.size),
+                Err(_) => return std::iter::once(0..blocks).collect(),
+            };
+            if hole <= data {
+                break;
+            }
+            let first = data / block_size;
+            let end = hole.div_ceil(block_size);
+            match out.last_mut() {
+                Some(last) if last.end >= first => last.end = last.end.max(end),
+                _ => out.push(first..end),
+            }
+            pos = hole;
+        }
+        out
+    }
+
+    /// Reads block `index`, zero-padded to `block_size` past the end of the
+    /// image.
+    pub(crate) fn read_block(&self, index: u64, block_size: u64) -> Result<Vec<u8>> {
+        let offset = index * block_size;
+        let len = usize::try_from(block_size.min(self.size.saturating_sub(offset)))
+            .map_err(|_| Error::Unsupported("block size too large".into()))?;
+        let mut buf = vec![0u8; usize::try_from(block_size).unwrap_or(len)];
+        self.file
+            .read_exact_at(&mut buf[..len], offset)
+            .map_err(|e| Error::io(&self.path, e))?;
+        Ok(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn holes_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img");
+        let f = File::create(&path).unwrap();
+        f.set_len(64 << 20).unwrap();
+        f.write_all_at(&[1u8; 10], 10 << 20).unwrap();
+        f.write_all_at(&[1u8; 10], (40 << 20) - 5).unwrap();
+        drop(f);
+        let src = ImageSource::open(&path).unwrap();
+        assert_eq!(src.size(), 64 << 20);
+        let ranges = src.data_block_ranges(2 << 20);
+        let blocks: Vec<u64> = ranges.into_iter().flatten().collect();
+        // Filesystems report data at their own granularity; the blocks that
+        // hold data must be there, and most of the image must be skipped.
+        assert!(blocks.contains(&5) && blocks.contains(&19), "{blocks:?}");
+        assert!(blocks.len() < 32, "{blocks:?}");
+    }
+
+    #[test]
+    fn last_block_is_padded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&[7u8; 5000]).unwrap();
+        drop(f);
+        let src = ImageSource::open(&path).unwrap();
+        let b = src.read_block(1, 4096).unwrap();
+        assert_eq!(b.len(), 4096);
+        assert!(b[..904].iter().all(|x| *x == 7) && b[904..].iter().all(|x| *x == 0));
+        assert_eq!(src.data_block_ranges(4096).into_iter().flatten().count(), 2);
+    }
+}

@@ -1,0 +1,317 @@
+//! A raw image goes in as a Longhorn backup and comes back out identical.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use vmbackup_backupstore::{
+    BackupState, Compression, Error, ExportOptions, ImportOptions, NoProgress, Target,
+};
+
+const BS: u64 = 64 << 10;
+
+fn opts(compression: Compression) -> ImportOptions {
+    ImportOptions {
+        compression,
+        block_size: BS,
+        ..Default::default()
+    }
+}
+
+fn export_opts() -> ExportOptions {
+    ExportOptions {
+        fsync: false,
+        ..Default::default()
+    }
+}
+
+async fn export(
+    target: &Target,
+    dir: &std::path::Path,
+    volume: &str,
+    backup: &str,
+    name: &str,
+) -> std::path::PathBuf {
+    let out = dir.join(name);
+    target
+        .export_raw(volume, backup, &out, &export_opts(), &NoProgress)
+        .await
+        .unwrap();
+    out
+}
+
+/// An image with everything an image can hold: holes, random data, allocated
+/// zeros, a block that is zero but for one byte, and a partial last block.
+fn mixed_image(path: &std::path::Path) -> u64 {
+    let size = 40 * BS + 12345;
+    make_image(
+        path,
+        size,
+        &[
+            (0, (3 * BS) as usize, Fill::Random(1)),
+            (5 * BS, BS as usize, Fill::Zeros),
+            (7 * BS + 100, 10, Fill::Byte(0xab)),
+            (10 * BS, (2 * BS) as usize, Fill::Byte(1)),
+            (20 * BS + 17, (4 * BS) as usize, Fill::Random(2)),
+            (40 * BS, 12345, Fill::Random(3)),
+        ],
+    );
+    size
+}
+
+#[tokio::test]
+async fn every_compression_round_trips_with_holes_kept() {
+    for compression in [Compression::Lz4, Compression::Gzip, Compression::None] {
+        let (_dir, target) = local_target();
+        let work = tempfile::tempdir().unwrap();
+        let image = work.path().join("disk.img");
+        let size = mixed_image(&image);
+        let summary = target
+            .import_raw("vol-1", &image, &opts(compression), &NoProgress)
+            .await
+            .unwrap();
+        assert_eq!(summary.compression, compression);
+        assert!(!summary.incremental);
+        assert_eq!(summary.image_size, size);
+        // 3 random + marker block + 2 ones blocks (deduplicated to 1 file) + 5 random + tail.
+        assert_eq!(summary.blocks, 3 + 1 + 2 + 5 + 1);
+        assert_eq!(summary.blocks_uploaded, summary.blocks - 1);
+
+        let out = export(&target, work.path(), "vol-1", &summary.backup, "out.img").await;
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), size);
+        assert_eq!(sha256_file(&out), sha256_file(&image), "{compression}");
+        assert!(allocated_bytes(&out) < size / 2, "export is not sparse");
+        // Nothing temporary is left beside the output.
+        let names: Vec<_> = std::fs::read_dir(work.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+
+        let cfg = target
+            .backup_config("vol-1", &summary.backup)
+            .await
+            .unwrap();
+        assert_eq!(cfg.compression_method, compression.as_str());
+        assert!(cfg.is_complete());
+        let vol = target.volume_config("vol-1").await.unwrap();
+        assert_eq!(vol.last_backup_name, summary.backup);
+        assert_eq!(
+            vol.size as u64 % (2 << 20),
+            0,
+            "volume size is rounded for Longhorn"
+        );
+        assert_eq!(vol.block_count as u64, summary.blocks_uploaded);
+    }
+}
+
+#[tokio::test]
+async fn default_block_size_and_empty_image() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 5 << 20, &[(1 << 20, 4096, Fill::Random(9))]);
+    let s = target
+        .import_raw("vol-2", &image, &ImportOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(s.blocks, 1);
+    let cfg = target.backup_config("vol-2", &s.backup).await.unwrap();
+    assert_eq!(cfg.block_size("x").unwrap(), 2 << 20);
+    let out = export(&target, work.path(), "vol-2", &s.backup, "out.img").await;
+    assert_eq!(sha256_file(&out), sha256_file(&image));
+
+    let empty = work.path().join("empty.img");
+    make_image(&empty, 3 << 20, &[]);
+    let s = target
+        .import_raw("vol-3", &empty, &ImportOptions::default(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(s.blocks, 0);
+    let out = export(&target, work.path(), "vol-3", &s.backup, "empty-out.img").await;
+    assert_eq!(sha256_file(&out), sha256_file(&empty));
+}
+
+#[tokio::test]
+async fn incremental_uploads_only_changed_blocks() {
+    let (_dir, target, counter) = counting_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    let blocks = 200u64;
+    make_image(
+        &image,
+        blocks * BS,
+        &[(0, (blocks * BS) as usize, Fill::Random(5))],
+    );
+    let first = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(counter.block_puts(), blocks);
+    let before = sha256_file(&image);
+
+    // Change 1% of the blocks.
+    patch_image(&image, 17 * BS + 3, b"changed");
+    patch_image(&image, 150 * BS, &random_bytes(77, BS as usize));
+    counter.reset();
+    let second = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.block_puts(),
+        2,
+        "only the two changed blocks are uploaded"
+    );
+    assert!(second.incremental);
+    assert_eq!(
+        (second.blocks_uploaded, second.blocks_reused),
+        (2, blocks - 2)
+    );
+    let cfg = target.backup_config("vol", &second.backup).await.unwrap();
+    assert!(cfg.is_incremental);
+    assert_eq!(cfg.blocks.len() as u64, blocks);
+
+    let a = export(&target, work.path(), "vol", &first.backup, "a.img").await;
+    let b = export(&target, work.path(), "vol", &second.backup, "b.img").await;
+    assert_eq!(sha256_file(&a), before);
+    assert_eq!(sha256_file(&b), sha256_file(&image));
+}
+
+#[tokio::test]
+async fn data_that_became_zeros_and_zeros_that_became_data() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 8 * BS, &[(0, (4 * BS) as usize, Fill::Random(11))]);
+    let v1 = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    let sum1 = sha256_file(&image);
+
+    // Block 1 becomes zeros (written), block 2 is punched to a hole by
+    // rewriting the file, block 6 gains data.
+    let data = std::fs::read(&image).unwrap();
+    std::fs::remove_file(&image).unwrap();
+    make_image(&image, 8 * BS, &[]);
+    patch_image(&image, 0, &data[..BS as usize]);
+    patch_image(&image, BS, &vec![0u8; BS as usize]);
+    patch_image(&image, 3 * BS, &data[3 * BS as usize..4 * BS as usize]);
+    patch_image(&image, 6 * BS + 5, b"new data");
+    let v2 = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert!(v2.incremental);
+    let cfg = target.backup_config("vol", &v2.backup).await.unwrap();
+    let offsets: Vec<u64> = cfg.blocks.iter().map(|b| b.offset / BS).collect();
+    assert_eq!(
+        offsets,
+        vec![0, 3, 6],
+        "zeroed blocks are not inherited from the base"
+    );
+
+    let a = export(&target, work.path(), "vol", &v1.backup, "a.img").await;
+    let b = export(&target, work.path(), "vol", &v2.backup, "b.img").await;
+    assert_eq!(sha256_file(&a), sum1);
+    assert_eq!(sha256_file(&b), sha256_file(&image));
+}
+
+#[tokio::test]
+async fn compression_of_a_volume_is_sticky() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 4 * BS, &[(0, BS as usize, Fill::Random(1))]);
+    target
+        .import_raw("vol", &image, &opts(Compression::Gzip), &NoProgress)
+        .await
+        .unwrap();
+    patch_image(&image, 2 * BS, b"more");
+    let s = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(s.compression, Compression::Gzip);
+    let cfg = target.backup_config("vol", &s.backup).await.unwrap();
+    assert_eq!(cfg.compression_method, "gzip");
+}
+
+#[tokio::test]
+async fn backup_names_are_never_reused() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 2 * BS, &[(0, 10, Fill::Byte(3))]);
+    let mut o = opts(Compression::Lz4);
+    o.backup_name = Some("backup-fixed".into());
+    target
+        .import_raw("vol", &image, &o, &NoProgress)
+        .await
+        .unwrap();
+    let e = target
+        .import_raw("vol", &image, &o, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    o.backup_name = Some("../escape".into());
+    assert!(matches!(
+        target
+            .import_raw("vol", &image, &o, &NoProgress)
+            .await
+            .unwrap_err(),
+        Error::InvalidName { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_interrupted_import_leaves_only_an_in_progress_config() {
+    let (_dir, target, counter) = counting_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 20 * BS, &[(0, (20 * BS) as usize, Fill::Random(8))]);
+    let good = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+
+    patch_image(&image, 0, &random_bytes(99, (10 * BS) as usize));
+    counter.stall_blocks_after.store(
+        counter.block_puts() + 3,
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    let mut o = opts(Compression::Lz4);
+    o.backup_name = Some("backup-cut".into());
+    let run = target.import_raw("vol", &image, &o, &NoProgress);
+    let r = tokio::time::timeout(std::time::Duration::from_millis(500), run).await;
+    assert!(r.is_err(), "the import should have stalled");
+    counter
+        .stall_blocks_after
+        .store(u64::MAX, std::sync::atomic::Ordering::SeqCst);
+
+    let summaries = target.backup_summaries("vol").await.unwrap();
+    let states: Vec<_> = summaries
+        .iter()
+        .map(|s| (s.name.clone(), s.state()))
+        .collect();
+    assert!(
+        states.contains(&("backup-cut".to_string(), Some(BackupState::InProgress))),
+        "{states:?}"
+    );
+    assert!(states.contains(&(good.backup.clone(), Some(BackupState::Complete))));
+    let vol = target.volume_config("vol").await.unwrap();
+    assert_eq!(vol.last_backup_name, good.backup);
+    let e = target
+        .export_raw(
+            "vol",
+            "backup-cut",
+            &work.path().join("x.img"),
+            &export_opts(),
+            &NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InProgress { .. }), "{e}");
+    assert!(!work.path().join("x.img").exists());
+}
