@@ -8,3 +8,4 @@ pub mod naming;
 pub mod object;
 pub mod plan;
 pub mod target;
+pub mod view;

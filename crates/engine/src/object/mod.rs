@@ -7,7 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde_json::Value;
 use vmbackup_api::core::{
-    Namespace, PersistentVolume, PersistentVolumeClaim, Secret, StorageClass,
+    Lossless, Namespace, PersistentVolume, PersistentVolumeClaim, Secret, StorageClass,
 };
 use vmbackup_api::harvester::Setting;
 use vmbackup_api::kubevirt::VirtualMachine;
@@ -49,15 +49,15 @@ pub enum Object {
     /// A KubeVirt VirtualMachine.
     VirtualMachine(VirtualMachine),
     /// A PersistentVolumeClaim.
-    PersistentVolumeClaim(PersistentVolumeClaim),
+    PersistentVolumeClaim(Lossless<PersistentVolumeClaim>),
     /// A PersistentVolume.
-    PersistentVolume(PersistentVolume),
+    PersistentVolume(Lossless<PersistentVolume>),
     /// A StorageClass.
-    StorageClass(StorageClass),
+    StorageClass(Lossless<StorageClass>),
     /// A Namespace.
-    Namespace(Namespace),
+    Namespace(Lossless<Namespace>),
     /// A Secret.
-    Secret(Secret),
+    Secret(Lossless<Secret>),
 }
 
 /// Applies `$body` to the inner object of every variant.
@@ -302,12 +302,58 @@ from_typed!(
     LonghornVolume(Volume),
     LonghornEngine(Engine),
     VirtualMachine(VirtualMachine),
+    PersistentVolumeClaim(Lossless<PersistentVolumeClaim>),
+    PersistentVolume(Lossless<PersistentVolume>),
+    StorageClass(Lossless<StorageClass>),
+    Namespace(Lossless<Namespace>),
+    Secret(Lossless<Secret>),
+);
+
+macro_rules! from_core {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        $(impl From<$ty> for Object {
+            fn from(value: $ty) -> Self {
+                Object::$variant(Lossless::new(value))
+            }
+        })*
+    };
+}
+
+from_core!(
     PersistentVolumeClaim(PersistentVolumeClaim),
     PersistentVolume(PersistentVolume),
     StorageClass(StorageClass),
     Namespace(Namespace),
     Secret(Secret),
 );
+
+impl TryFrom<vmbackup_api::document::Object> for Object {
+    type Error = ObjectError;
+
+    /// Converts an object read by the API crate's document reader; values of
+    /// kinds that reader does not type (StorageClass, Namespace, Secret) are
+    /// typed here, anything else is [`ObjectError::UnknownKind`].
+    fn try_from(value: vmbackup_api::document::Object) -> Result<Self, ObjectError> {
+        use vmbackup_api::document::Object as Doc;
+        Ok(match value {
+            Doc::VirtualMachineBackup(o) => Object::VirtualMachineBackup(*o),
+            Doc::VirtualMachineRestore(o) => Object::VirtualMachineRestore(*o),
+            Doc::Setting(o) => Object::Setting(*o),
+            Doc::VolumeSnapshot(o) => Object::VolumeSnapshot(*o),
+            Doc::VolumeSnapshotContent(o) => Object::VolumeSnapshotContent(*o),
+            Doc::VolumeSnapshotClass(o) => Object::VolumeSnapshotClass(*o),
+            Doc::LonghornBackup(o) => Object::LonghornBackup(*o),
+            Doc::LonghornBackupVolume(o) => Object::LonghornBackupVolume(*o),
+            Doc::LonghornBackupTarget(o) => Object::LonghornBackupTarget(*o),
+            Doc::LonghornVolume(o) => Object::LonghornVolume(*o),
+            Doc::LonghornEngine(o) => Object::LonghornEngine(*o),
+            Doc::VirtualMachine(o) => Object::VirtualMachine(*o),
+            Doc::PersistentVolumeClaim(o) => Object::PersistentVolumeClaim(*o),
+            Doc::PersistentVolume(o) => Object::PersistentVolume(*o),
+            Doc::Other(value) => Object::from_value(value)?,
+        })
+    }
+}
 
 #[cfg(test)]
 mod tests {
