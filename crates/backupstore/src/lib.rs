@@ -41,3 +41,11 @@ mod source;
 
 pub use gc::{DeleteSummary, GcOutcome};
 pub use import::{ImportOptions, ImportSummary};
+pub mod harvester;
+
+pub use harvester::{
+    MetadataFile, MetadataLayout, VmBackupMetadata, VmImageMetadata, VolumeBackupRef,
+};
+pub mod backup_url;
+
+pub use backup_url::{BackupUrl, decode_backup_url, encode_backup_url};
