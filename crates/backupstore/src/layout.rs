@@ -103,6 +103,41 @@ pub fn block_checksum_from_rel_path(rel: &str) -> Option<Checksum> {
     (c1 == &c[0..2] && c2 == &c[2..4]).then_some(checksum)
 }
 
+/// `backupstore/backing-images/backing-images/<name>/backing-image.cfg`.
+pub fn backing_image_cfg(name: &str) -> Result<String> {
+    validate_name(NameKind::Volume, name)?;
+    Ok(format!(
+        "{PREFIX}/backing-images/backing-images/{name}/backing-image.cfg"
+    ))
+}
+
+/// `backupstore/backing-images/blocks/<c[0:2]>/<c[2:4]>/<c>.blk` (one pool
+/// shared by every backing image).
+pub fn backing_image_block(checksum: &Checksum) -> String {
+    format!(
+        "{PREFIX}/backing-images/blocks/{}",
+        block_rel_path(checksum)
+    )
+}
+
+/// `backupstore/system-backups/<version>/<name>/system-backup.cfg`.
+pub fn system_backup_cfg(version: &str, name: &str) -> Result<String> {
+    validate_name(NameKind::Volume, version)?;
+    validate_name(NameKind::Backup, name)?;
+    Ok(format!(
+        "{PREFIX}/system-backups/{version}/{name}/system-backup.cfg"
+    ))
+}
+
+/// `backupstore/system-backups/<version>/<name>/system-backup.zip`.
+pub fn system_backup_zip(version: &str, name: &str) -> Result<String> {
+    validate_name(NameKind::Volume, version)?;
+    validate_name(NameKind::Backup, name)?;
+    Ok(format!(
+        "{PREFIX}/system-backups/{version}/{name}/system-backup.zip"
+    ))
+}
+
 /// `harvester/vmbackups/<namespace>/<name>.cfg` (Harvester ≥ 1.3).
 pub fn vm_backup_metadata(namespace: &str, name: &str) -> Result<String> {
     validate_k8s_name(NameKind::Namespace, namespace)?;

@@ -101,6 +101,12 @@ impl VolumeConfig {
         w.finish()
     }
 
+    /// Longhorn's `DataStored`: `BlockCount × 2 MiB`, whatever the real
+    /// block size.
+    pub fn data_stored(&self) -> i64 {
+        self.block_count.saturating_mul(2 << 20)
+    }
+
     /// The compression method new backups of this volume must use.
     pub fn compression(&self, path: &str) -> Result<Compression> {
         Compression::from_config(&self.compression_method, path, "CompressionMethod")

@@ -132,6 +132,12 @@ impl Target {
         &self.store
     }
 
+    /// The full object key (or path below the mount or directory) of a path
+    /// relative to the target root.
+    pub fn object_key(&self, rel: &str) -> String {
+        self.key(rel).to_string()
+    }
+
     /// The object key of a path relative to the target root.
     pub(crate) fn key(&self, rel: &str) -> Path {
         self.root
