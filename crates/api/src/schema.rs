@@ -21,7 +21,9 @@ pub fn byte_map(_: &mut SchemaGenerator) -> Schema {
 pub fn structural(value: &mut Value) {
     match value {
         Value::Object(map) => {
+            merge_string_enums(map);
             collapse_optional(map);
+            merge_string_enums(map);
             for key in [
                 "$schema",
                 "title",
@@ -73,6 +75,32 @@ fn collapse_optional(map: &mut Map<String, Value>) {
     }
 }
 
+/// `oneOf`/`anyOf` of string constants (how schemars writes documented enum
+/// variants) → one `enum`.
+fn merge_string_enums(map: &mut Map<String, Value>) {
+    for key in ["oneOf", "anyOf"] {
+        let Some(Value::Array(options)) = map.get(key) else {
+            continue;
+        };
+        let mut values = Vec::new();
+        for option in options.iter().filter(|o| !is_null_schema(o)) {
+            let is_string = option.get("type").and_then(Value::as_str) == Some("string");
+            match option.get("enum").and_then(Value::as_array) {
+                Some(items) if is_string || option.get("type").is_none() => {
+                    values.extend(items.iter().filter(|v| v.is_string()).cloned());
+                }
+                _ => return,
+            }
+        }
+        if values.is_empty() {
+            return;
+        }
+        map.remove(key);
+        map.insert("type".into(), Value::String("string".into()));
+        map.insert("enum".into(), Value::Array(values));
+    }
+}
+
 fn is_null_schema(schema: &Value) -> bool {
     match schema {
         Value::Object(map) => {
@@ -90,6 +118,17 @@ fn is_null_schema(schema: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn documented_enum_variants_merge() {
+        let mut v = json!({"oneOf": [{"type": "string", "enum": ["backup"], "description": "a"},
+            {"type": "string", "enum": ["snapshot"]}, {"enum": [null]}], "default": "backup"});
+        structural(&mut v);
+        assert_eq!(
+            v,
+            json!({"type": "string", "enum": ["backup", "snapshot"], "default": "backup"})
+        );
+    }
 
     #[test]
     fn optional_types_collapse() {

@@ -294,6 +294,7 @@ pub struct SecretBackup {
     /// Secret name.
     pub name: String,
     /// Secret data, base64 as in a Secret's `data`.
+    #[serde(default)]
     #[schemars(schema_with = "crate::schema::byte_map")]
     pub data: Option<BTreeMap<String, String>>,
     /// Fields not modelled here.
