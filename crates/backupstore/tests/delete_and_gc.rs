@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use std::time::{Duration, SystemTime};
 use vmbackup_backupstore::{
-    BackupConfig, Compression, Error, ExportOptions, GcOutcome, ImportOptions, LockKind, NoProgress, layout,
+    BackupConfig, Compression, Error, ExportOptions, GcOutcome, ImportOptions, LockKind,
+    NoProgress, layout,
 };
 
 const BS: u64 = 64 << 10;
@@ -44,27 +45,54 @@ async fn deleting_a_backup_collects_only_its_own_blocks() {
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 10 * BS, &[(0, (10 * BS) as usize, Fill::Random(1))]);
-    let first = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let first = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     patch_image(&image, 0, &random_bytes(2, (3 * BS) as usize));
-    let second = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let second = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     assert_eq!(block_files(dir.path()), 13);
 
     // An unknown file among the blocks is not ours to delete.
-    let stray = dir.path().join(layout::blocks_dir("vol").unwrap()).join("README");
+    let stray = dir
+        .path()
+        .join(layout::blocks_dir("vol").unwrap())
+        .join("README");
     std::fs::write(&stray, b"keep me").unwrap();
 
     let summary = target.delete_backup("vol", &first.backup).await.unwrap();
-    assert_eq!(summary.gc, GcOutcome::Collected { blocks_deleted: 3, blocks_kept: 10 });
+    assert_eq!(
+        summary.gc,
+        GcOutcome::Collected {
+            blocks_deleted: 3,
+            blocks_kept: 10
+        }
+    );
     assert_eq!(summary.last_backup, second.backup);
     assert_eq!(block_files(dir.path()), 10);
     assert!(stray.exists());
     let vol = target.volume_config("vol").await.unwrap();
     assert_eq!(vol.block_count, 10);
-    assert_eq!(target.list_backups("vol").await.unwrap().backups, vec![second.backup.clone()]);
+    assert_eq!(
+        target.list_backups("vol").await.unwrap().backups,
+        vec![second.backup.clone()]
+    );
 
     let out = work.path().join("out.img");
     target
-        .export_raw("vol", &second.backup, &out, &ExportOptions { fsync: false, ..Default::default() }, &NoProgress)
+        .export_raw(
+            "vol",
+            &second.backup,
+            &out,
+            &ExportOptions {
+                fsync: false,
+                ..Default::default()
+            },
+            &NoProgress,
+        )
         .await
         .unwrap();
     assert_eq!(sha256_file(&out), sha256_file(&image));
@@ -73,7 +101,13 @@ async fn deleting_a_backup_collects_only_its_own_blocks() {
     // collects every block.
     let summary = target.delete_backup("vol", &second.backup).await.unwrap();
     assert_eq!(summary.last_backup, "");
-    assert_eq!(summary.gc, GcOutcome::Collected { blocks_deleted: 10, blocks_kept: 0 });
+    assert_eq!(
+        summary.gc,
+        GcOutcome::Collected {
+            blocks_deleted: 10,
+            blocks_kept: 0
+        }
+    );
     let vol = target.volume_config("vol").await.unwrap();
     assert_eq!((vol.last_backup_name.as_str(), vol.block_count), ("", 0));
 }
@@ -84,14 +118,20 @@ async fn deleting_the_last_backup_points_volume_cfg_at_the_newest_remaining() {
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 2 * BS, &[(0, 100, Fill::Byte(1))]);
-    let a = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let a = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     // Make the two SnapshotCreatedAt values differ.
     let rel = layout::backup_cfg("vol", &a.backup).unwrap();
     let path = _dir.path().join(&rel);
     let mut cfg = BackupConfig::from_json(&std::fs::read(&path).unwrap(), &rel).unwrap();
     cfg.snapshot_created_at = "2020-01-01T00:00:00Z".into();
     std::fs::write(&path, cfg.to_json()).unwrap();
-    let b = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let b = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     let s = target.delete_backup("vol", &b.backup).await.unwrap();
     assert_eq!(s.last_backup, a.backup);
     let vol = target.volume_config("vol").await.unwrap();
@@ -104,9 +144,15 @@ async fn no_collection_while_a_backup_is_in_progress_or_unreadable() {
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 4 * BS, &[(0, (4 * BS) as usize, Fill::Random(4))]);
-    let a = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let a = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     patch_image(&image, 0, &random_bytes(5, BS as usize));
-    let b = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let b = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
 
     // Someone (Longhorn, or an interrupted vmbackup) is writing a backup.
     let placeholder = BackupConfig::in_progress("backup-running", "vol", Compression::Lz4);
@@ -114,7 +160,10 @@ async fn no_collection_while_a_backup_is_in_progress_or_unreadable() {
     std::fs::write(dir.path().join(&rel), placeholder.to_json()).unwrap();
     let before = block_files(dir.path());
     let s = target.delete_backup("vol", &a.backup).await.unwrap();
-    assert!(matches!(s.gc, GcOutcome::Skipped { ref reason } if reason.contains("backup-running")), "{s:?}");
+    assert!(
+        matches!(s.gc, GcOutcome::Skipped { ref reason } if reason.contains("backup-running")),
+        "{s:?}"
+    );
     assert_eq!(block_files(dir.path()), before);
     let e = target.collect_garbage("vol").await.unwrap_err();
     assert!(matches!(e, Error::GcRefused { .. }), "{e}");
@@ -123,11 +172,25 @@ async fn no_collection_while_a_backup_is_in_progress_or_unreadable() {
     std::fs::remove_file(dir.path().join(&rel)).unwrap();
     assert_eq!(block_files(dir.path()), before);
     let g = target.collect_garbage("vol").await.unwrap();
-    assert_eq!(g, GcOutcome::Collected { blocks_deleted: 1, blocks_kept: 4 });
+    assert_eq!(
+        g,
+        GcOutcome::Collected {
+            blocks_deleted: 1,
+            blocks_kept: 4
+        }
+    );
 
     // An unreadable backup config also stops collection.
-    std::fs::write(dir.path().join(layout::backup_cfg("vol", &b.backup).unwrap()), b"{garbage").unwrap();
-    assert!(matches!(target.collect_garbage("vol").await.unwrap_err(), Error::GcRefused { .. }));
+    std::fs::write(
+        dir.path()
+            .join(layout::backup_cfg("vol", &b.backup).unwrap()),
+        b"{garbage",
+    )
+    .unwrap();
+    assert!(matches!(
+        target.collect_garbage("vol").await.unwrap_err(),
+        Error::GcRefused { .. }
+    ));
     assert_eq!(block_files(dir.path()), 4);
 }
 
@@ -137,28 +200,51 @@ async fn deletion_respects_locks() {
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 2 * BS, &[(0, 100, Fill::Byte(1))]);
-    let a = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let a = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
 
     // A backup or restore in progress holds a type-1 lock.
     let held = target.lock("vol", LockKind::BackupOrRestore).await.unwrap();
     let e = target.delete_backup("vol", &a.backup).await.unwrap_err();
     assert!(matches!(e, Error::Locked { .. }), "{e}");
-    assert!(target.backup_config("vol", &a.backup).await.is_ok(), "nothing was deleted");
+    assert!(
+        target.backup_config("vol", &a.backup).await.is_ok(),
+        "nothing was deleted"
+    );
     held.release().await.unwrap();
 
     // A Longhorn restore lock that stopped being refreshed expires after 150 s.
     let lock_rel = layout::lock_path("vol", "lock-0123456789ab4def").unwrap();
     let lock_path = dir.path().join(&lock_rel);
     std::fs::create_dir_all(lock_path.parent().unwrap()).unwrap();
-    std::fs::write(&lock_path, br#"{"Name":"lock-0123456789ab4def","Type":1,"Acquired":true}"#).unwrap();
-    assert!(matches!(target.delete_backup("vol", &a.backup).await.unwrap_err(), Error::Locked { .. }));
-    let f = std::fs::File::options().write(true).open(&lock_path).unwrap();
-    f.set_modified(SystemTime::now() - Duration::from_secs(600)).unwrap();
+    std::fs::write(
+        &lock_path,
+        br#"{"Name":"lock-0123456789ab4def","Type":1,"Acquired":true}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        target.delete_backup("vol", &a.backup).await.unwrap_err(),
+        Error::Locked { .. }
+    ));
+    let f = std::fs::File::options()
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(600))
+        .unwrap();
     drop(f);
     target.delete_backup("vol", &a.backup).await.unwrap();
-    assert!(lock_path.exists(), "another process's lock file is never removed");
+    assert!(
+        lock_path.exists(),
+        "another process's lock file is never removed"
+    );
 
-    let e = target.delete_backup("vol", "backup-missing").await.unwrap_err();
+    let e = target
+        .delete_backup("vol", "backup-missing")
+        .await
+        .unwrap_err();
     assert!(e.is_not_found(), "{e}");
 }
 
@@ -168,16 +254,28 @@ async fn export_and_import_wait_for_no_deletion() {
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 2 * BS, &[(0, 100, Fill::Byte(1))]);
-    let a = target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap();
+    let a = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
     let deleting = target.lock("vol", LockKind::Deletion).await.unwrap();
     assert!(matches!(
-        target.import_raw("vol", &image, &opts(), &NoProgress).await.unwrap_err(),
+        target
+            .import_raw("vol", &image, &opts(), &NoProgress)
+            .await
+            .unwrap_err(),
         Error::Locked { .. }
     ));
     let out = work.path().join("out.img");
     assert!(matches!(
         target
-            .export_raw("vol", &a.backup, &out, &ExportOptions::default(), &NoProgress)
+            .export_raw(
+                "vol",
+                &a.backup,
+                &out,
+                &ExportOptions::default(),
+                &NoProgress
+            )
             .await
             .unwrap_err(),
         Error::Locked { .. }
@@ -185,7 +283,16 @@ async fn export_and_import_wait_for_no_deletion() {
     assert!(!out.exists());
     // Reading without the lock is possible when explicitly asked for.
     target
-        .export_raw("vol", &a.backup, &out, &ExportOptions { lock: false, ..Default::default() }, &NoProgress)
+        .export_raw(
+            "vol",
+            &a.backup,
+            &out,
+            &ExportOptions {
+                lock: false,
+                ..Default::default()
+            },
+            &NoProgress,
+        )
         .await
         .unwrap();
     deleting.release().await.unwrap();
