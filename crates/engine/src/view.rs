@@ -78,6 +78,10 @@ struct Index {
     restores_by_backup: BTreeMap<Key, Vec<Key>>,
     /// PVCs by the PV they are bound to.
     pvcs_by_volume: BTreeMap<String, Vec<Key>>,
+    /// PVCs by name (any namespace).
+    pvcs_by_name: BTreeMap<String, Vec<Key>>,
+    /// VirtualMachines by the claim names of their PVC volumes.
+    vms_by_claim: BTreeMap<String, Vec<Key>>,
 }
 
 /// Builds a [`View`].
@@ -285,7 +289,21 @@ impl View {
                 .or_default()
                 .push(key.clone());
         }
+        for (key, vm) in &self.vms {
+            for claim in vm.volumes().iter().filter_map(|v| v.claim_name()) {
+                index
+                    .vms_by_claim
+                    .entry(claim.to_owned())
+                    .or_default()
+                    .push(key.clone());
+            }
+        }
         for (key, pvc) in &self.pvcs {
+            index
+                .pvcs_by_name
+                .entry(key.1.clone())
+                .or_default()
+                .push(key.clone());
             if let Some(pv) = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()) {
                 index
                     .pvcs_by_volume
@@ -626,6 +644,27 @@ impl View {
             .flatten()
             .filter_map(|k| self.pvcs.get(k))
             .map(|p| &p.object)
+    }
+
+    /// The PVCs named `name`, in any namespace.
+    pub fn pvcs_named(&self, name: &str) -> impl Iterator<Item = (&Key, &PersistentVolumeClaim)> {
+        self.index
+            .pvcs_by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.pvcs.get_key_value(k))
+            .map(|(k, p)| (k, &p.object))
+    }
+
+    /// The VirtualMachines with a PVC volume claiming `claim`.
+    pub fn vms_claiming(&self, claim: &str) -> impl Iterator<Item = (&Key, &VirtualMachine)> {
+        self.index
+            .vms_by_claim
+            .get(claim)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.vms.get_key_value(k))
     }
 
     /// One PersistentVolume.
