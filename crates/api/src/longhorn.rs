@@ -395,8 +395,8 @@ preserving_serde!(EngineSpec);
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct EngineStatus {
-    /// Restore status by replica address.
-    pub restore_status: Option<BTreeMap<String, RestoreStatus>>,
+    /// Restore status by replica address (Longhorn may write `null` entries).
+    pub restore_status: Option<BTreeMap<String, Option<RestoreStatus>>>,
     /// Last backup fully restored.
     pub last_restored_backup: Option<String>,
     /// Fields not modelled here (`snapshots`, `replicaModeMap`, ...).
@@ -408,9 +408,16 @@ preserving_serde!(EngineStatus);
 impl EngineStatus {
     /// Harvester's restore progress of one volume: with no restore status,
     /// 100 if a backup was restored else 0; otherwise the average over
-    /// replicas of 100 (not restoring) or their progress.
+    /// replicas of 100 (not restoring) or their progress. `null` entries
+    /// are not counted.
     pub fn restore_progress(&self) -> i64 {
-        match self.restore_status.as_ref().filter(|m| !m.is_empty()) {
+        let replicas: Vec<&RestoreStatus> = self
+            .restore_status
+            .iter()
+            .flat_map(|m| m.values())
+            .flatten()
+            .collect();
+        match Some(replicas).filter(|r| !r.is_empty()) {
             None => {
                 if self
                     .last_restored_backup
@@ -424,7 +431,7 @@ impl EngineStatus {
             }
             Some(replicas) => {
                 let total: i64 = replicas
-                    .values()
+                    .iter()
                     .map(|r| {
                         if r.is_restoring == Some(true) {
                             r.progress.unwrap_or(0)
@@ -507,19 +514,20 @@ mod tests {
         let replicas = BTreeMap::from([
             (
                 "a".to_owned(),
-                RestoreStatus {
+                Some(RestoreStatus {
                     is_restoring: Some(true),
                     progress: Some(40),
                     ..Default::default()
-                },
+                }),
             ),
             (
                 "b".to_owned(),
-                RestoreStatus {
+                Some(RestoreStatus {
                     is_restoring: Some(false),
                     ..Default::default()
-                },
+                }),
             ),
+            ("c".to_owned(), None),
         ]);
         status.restore_status = Some(replicas);
         assert_eq!(status.restore_progress(), 70);
