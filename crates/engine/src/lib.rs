@@ -21,6 +21,8 @@ mod planner;
 pub mod reconcile;
 pub mod resolve;
 pub mod target;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod view;
 
 pub use context::{Options, RepairScope};
