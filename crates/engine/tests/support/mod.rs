@@ -1,6 +1,6 @@
 //! Builders for the objects of a small Harvester cluster, and helpers to
 //! plan, apply and re-plan.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -151,7 +151,7 @@ pub fn listing(backups: &[(&str, &str)]) -> TargetFacts {
     for (volume, backup) in backups {
         l.volumes
             .entry((*volume).to_owned())
-            .or_insert_with(TargetVolume::default)
+            .or_default()
             .backups
             .insert((*backup).to_owned(), TargetBackup { complete: true });
     }
