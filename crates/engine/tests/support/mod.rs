@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
-use vmbackup_engine::target::{TargetBackup, TargetListing, TargetVolume};
+use vmbackup_engine::target::{TargetBackup, TargetListing};
 use vmbackup_engine::testing::apply;
 use vmbackup_engine::{Object, Options, Plan, TargetFacts, TargetState, View, plan};
 
