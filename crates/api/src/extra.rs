@@ -5,8 +5,9 @@
 //!
 //! * every key the struct does not model, with its value;
 //! * the modelled keys that arrived as an explicit `null` (Go writes `null`
-//!   for unset non-`omitempty` fields such as `creationTimestamp`), so that
-//!   they are written back as `null` rather than dropped;
+//!   for unset non-`omitempty` fields such as `creationTimestamp`) or as an
+//!   empty string where the field is not written when empty, so that they
+//!   are written back as they were rather than dropped;
 //! * for fields typed with another crate's types (the top-level
 //!   `metadata`), whatever those types dropped.
 //!
@@ -17,7 +18,7 @@
 //! it wraps the derived (`#[serde(remote = "Self")]`) implementations.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -32,9 +33,9 @@ use serde_json::{Map, Value};
 #[serde(transparent)]
 pub struct Extra {
     fields: Map<String, Value>,
-    /// Modelled keys that were `null` in the input.
+    /// Modelled keys that were `null` or `""` in the input, with that value.
     #[serde(skip)]
-    nulls: BTreeSet<String>,
+    blanks: BTreeMap<String, Value>,
     /// Per-key remainder of fields typed with foreign types: the parts of the
     /// input those types did not keep.
     #[serde(skip)]
@@ -51,15 +52,15 @@ impl Extra {
         &self.fields
     }
 
-    /// Modelled keys that were an explicit `null` in the input and are
-    /// written back as `null` while the field stays unset.
+    /// Modelled keys that were an explicit `null` (or an empty string) in
+    /// the input and are written back that way while the field stays unset.
     pub fn null_fields(&self) -> impl Iterator<Item = &str> {
-        self.nulls.iter().map(String::as_str)
+        self.blanks.keys().map(String::as_str)
     }
 
     /// Whether nothing at all is kept.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.nulls.is_empty() && self.residue.is_empty()
+        self.fields.is_empty() && self.blanks.is_empty() && self.residue.is_empty()
     }
 
     /// The `apiVersion` this object was read with, if it differs from the
@@ -74,13 +75,13 @@ impl Extra {
         self.api_version = api_version;
     }
 
-    /// Serialization glue: records the keys of `input` that were `null` and
-    /// are not unknown fields (so they belong to modelled fields).
+    /// Serialization glue: records the keys of the input that were `null`
+    /// or `""` and are not unknown fields (so they belong to modelled fields).
     #[doc(hidden)]
-    pub fn remember_nulls(&mut self, nulls: Vec<String>) {
-        for key in nulls {
+    pub fn remember_nulls(&mut self, blanks: Vec<(String, Value)>) {
+        for (key, value) in blanks {
             if !self.fields.contains_key(&key) {
-                self.nulls.insert(key);
+                self.blanks.insert(key, value);
             }
         }
     }
@@ -98,8 +99,8 @@ impl Extra {
     /// into the serialised object.
     #[doc(hidden)]
     pub fn restore_into(&self, object: &mut Map<String, Value>) {
-        for key in &self.nulls {
-            object.entry(key.clone()).or_insert(Value::Null);
+        for (key, value) in &self.blanks {
+            object.entry(key.clone()).or_insert_with(|| value.clone());
         }
         for (key, rest) in &self.residue {
             if let Some(target) = object.get_mut(key) {
@@ -247,13 +248,21 @@ macro_rules! preserving_serde {
     };
 }
 
-/// Keys whose value is `null`.
+/// Keys whose value is `null` or `""`, with that value.
 #[doc(hidden)]
-pub fn null_keys(map: &Map<String, Value>) -> Vec<String> {
+pub fn null_keys(map: &Map<String, Value>) -> Vec<(String, Value)> {
     map.iter()
-        .filter(|(_, value)| value.is_null())
-        .map(|(key, _)| key.clone())
+        .filter(|(_, value)| value.is_null() || value.as_str() == Some(""))
+        .map(|(key, value)| (key.clone(), value.clone()))
         .collect()
+}
+
+/// `skip_serializing_if` for strings that Kubernetes requires but that a
+/// truncated or hand-written object may lack: they read as `""`, and an
+/// empty string is written only if it was in the input.
+#[doc(hidden)]
+pub fn is_empty(value: &str) -> bool {
+    value.is_empty()
 }
 
 /// Runs a derived deserializer on a buffered object; errors name the path
@@ -344,7 +353,7 @@ mod tests {
     #[test]
     fn extra_equality_ignores_remembered_nulls() {
         let mut a = Extra::default();
-        a.remember_nulls(vec!["x".into()]);
+        a.remember_nulls(vec![("x".into(), Value::Null)]);
         assert_eq!(a, Extra::default());
         assert!(!a.is_empty());
     }

@@ -222,6 +222,7 @@ preserving_serde!(Devices);
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Disk {
     /// Name of the volume backing this disk.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// Boot order.
     pub boot_order: Option<i64>,
@@ -239,6 +240,7 @@ preserving_serde!(Disk);
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Interface {
     /// Interface name (matches a network).
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// MAC address, e.g. `52:54:00:b6:df:da`.
     pub mac_address: Option<String>,
@@ -254,6 +256,7 @@ preserving_serde!(Interface);
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct Volume {
     /// Volume name (`disk-0`); disks refer to it.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// A PVC-backed volume.
     pub persistent_volume_claim: Option<PersistentVolumeClaimVolumeSource>,
@@ -284,6 +287,7 @@ impl Volume {
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct PersistentVolumeClaimVolumeSource {
     /// The PVC name.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub claim_name: String,
     /// Read-only attachment.
     pub read_only: Option<bool>,
@@ -301,6 +305,7 @@ preserving_serde!(PersistentVolumeClaimVolumeSource);
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct DataVolumeSource {
     /// The DataVolume (and PVC) name.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// Hot-plugged volume.
     pub hotpluggable: Option<bool>,

@@ -78,12 +78,15 @@ impl EmbeddedObjectMeta {
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(extend("required" = ["kind", "name"]))]
 pub struct TypedLocalObjectReference {
     /// API group of the referenced object; absent for the core group.
     pub api_group: Option<String>,
     /// Kind of the referenced object.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub kind: String,
     /// Name of the referenced object.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// Fields not modelled here.
     #[serde(flatten)]
@@ -171,10 +174,16 @@ mod tests {
     }
 
     #[test]
-    fn reference_requires_kind_and_name() {
-        let err =
-            serde_json::from_value::<TypedLocalObjectReference>(json!({"name": "vm"})).unwrap_err();
-        assert!(err.to_string().contains("kind"), "{err}");
+    fn a_missing_required_string_reads_empty_and_is_not_invented() {
+        // Truncated objects lack fields Kubernetes requires; they read as
+        // empty and are written back as they were.
+        let input = json!({"name": "vm"});
+        let reference: TypedLocalObjectReference = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(reference.kind, "");
+        assert_eq!(serde_json::to_value(&reference).unwrap(), input);
+        let input = json!({"kind": "", "name": "vm"});
+        let reference: TypedLocalObjectReference = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&reference).unwrap(), input);
     }
 
     #[test]

@@ -171,8 +171,10 @@ pub struct VolumeSnapshotContentSpec {
     /// The VolumeSnapshot this content is bound to.
     pub volume_snapshot_ref: ObjectReference,
     /// `Delete` or `Retain`.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub deletion_policy: String,
     /// CSI driver name.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub driver: String,
     /// Class of the snapshot.
     pub volume_snapshot_class_name: Option<String>,
@@ -234,10 +236,12 @@ pub struct VolumeSnapshotClass {
     #[serde(default)]
     pub metadata: ObjectMeta,
     /// CSI driver name.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub driver: String,
     /// Driver parameters; for Longhorn `type` is `bak` (or absent), `snap` or `bi`.
     pub parameters: Option<BTreeMap<String, String>>,
     /// `Delete` or `Retain`.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub deletion_policy: String,
     /// Fields not modelled here.
     #[serde(flatten)]

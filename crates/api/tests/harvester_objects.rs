@@ -144,6 +144,21 @@ fn a_new_backup_serialises_with_type_meta_and_nothing_else() {
 }
 
 #[test]
+fn a_backup_cut_off_inside_a_condition_still_reads_and_round_trips() {
+    let input = json!({
+        "apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+        "metadata": {"name": "b", "namespace": "default"},
+        "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm"}, "type": "backup"},
+        "status": {"conditions": [{"lastTransitionTime": "2024-05-21T05:15:21Z", "message": "Not Ready"}],
+                   "volumeBackups": [{"csiDriverName": "driver.longhorn.io", "longhornBackupName": "backup-1",
+                                      "persistentVolumeClaim": {"metadata": {"name": "pvc"}}}]}
+    });
+    let vmb: VirtualMachineBackup = serde_json::from_value(input.clone()).unwrap();
+    assert_eq!(vmb.volume_backups()[0].volume_name, "");
+    assert_eq!(serde_json::to_value(&vmb).unwrap(), input);
+}
+
+#[test]
 fn a_failed_restore_is_recognised() {
     let vmr: VirtualMachineRestore = serde_json::from_value(json!({
         "apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineRestore",
@@ -171,11 +186,11 @@ fn malformed_backups_fail_with_the_field_named() {
     input["status"]["volumeBackups"][0]
         .as_object_mut()
         .unwrap()
-        .remove("volumeName");
+        .remove("persistentVolumeClaim");
     let err = serde_json::from_value::<VirtualMachineBackup>(input)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("volumeName"), "{err}");
+    assert!(err.contains("persistentVolumeClaim"), "{err}");
 
     let mut input = yaml("vmbackup-ready.yaml");
     input["kind"] = json!("VirtualMachineRestore");

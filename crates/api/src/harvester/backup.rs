@@ -217,13 +217,16 @@ preserving_serde!(VirtualMachineSourceSpec);
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(extend("required" = ["volumeName", "csiDriverName", "persistentVolumeClaim"]))]
 pub struct VolumeBackup {
     /// Also the VolumeSnapshot name: `<backup>-volume-<pvc>` (maybe with `-snap-revise`).
     pub name: Option<String>,
     /// The KubeVirt volume name in the VM spec (e.g. `disk-0`), not the Longhorn volume.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub volume_name: String,
     /// CSI driver of the PV.
     #[schemars(extend("default" = "driver.longhorn.io"))]
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub csi_driver_name: String,
     /// Copied from the VolumeSnapshot (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
@@ -290,8 +293,10 @@ preserving_serde!(PersistentVolumeClaimSourceSpec);
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(extend("required" = ["name"]))]
 pub struct SecretBackup {
     /// Secret name.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub name: String,
     /// Secret data, base64 as in a Secret's `data`.
     #[serde(default)]

@@ -9,11 +9,14 @@ use crate::{Extra, preserving_serde};
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(extend("required" = ["type", "status"]))]
 pub struct Condition {
     /// Type of the condition.
     #[serde(rename = "type")]
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub type_: String,
     /// Status of the condition, one of True, False, Unknown.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub status: String,
     /// The last time this condition was updated.
     pub last_update_time: Option<String>,

@@ -69,12 +69,15 @@ impl VirtualMachineRestore {
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(remote = "Self", rename_all = "camelCase")]
+#[schemars(extend("required" = ["target", "virtualMachineBackupName", "virtualMachineBackupNamespace"]))]
 pub struct VirtualMachineRestoreSpec {
     /// The VM to create or replace, in the restore's namespace.
     pub target: TypedLocalObjectReference,
     /// Name of the VM backup.
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub virtual_machine_backup_name: String,
     /// Namespace of the VM backup (may differ from the restore's).
+    #[serde(default, skip_serializing_if = "crate::extra::is_empty")]
     pub virtual_machine_backup_namespace: String,
     /// Create a new VM (`true`) or replace the target (`false`).
     #[serde(rename = "newVM")]
