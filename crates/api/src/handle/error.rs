@@ -83,7 +83,7 @@ pub enum MalformedReason {
     BadCharacters {
         /// Which part.
         part: HandlePart,
-        /// The part's value (cut after 64 bytes).
+        /// The part's value.
         value: String,
         /// The rule it breaks.
         kind: NameKind,
@@ -97,7 +97,7 @@ pub enum MalformedReason {
     TooShort {
         /// Which part.
         part: HandlePart,
-        /// The part's value (cut after 64 bytes).
+        /// The part's value.
         value: String,
         /// Its length in bytes.
         len: usize,
@@ -181,8 +181,7 @@ impl MalformedReason {
         "duplicate-parameter",
     ];
 
-    /// The reason a name in `part` breaks its rule (the value clipped for
-    /// messages).
+    /// The reason a name in `part` breaks its rule.
     pub(crate) fn from_name(
         part: HandlePart,
         kind: NameKind,
@@ -193,14 +192,14 @@ impl MalformedReason {
             NameProblem::Empty => MalformedReason::EmptyPart { part },
             NameProblem::TooShort { len, min } => MalformedReason::TooShort {
                 part,
-                value: clip(value),
+                value: value.to_owned(),
                 len,
                 min,
             },
             NameProblem::TooLong { len, max } => MalformedReason::TooLong { part, len, max },
             NameProblem::BadCharacter { ch, index } => MalformedReason::BadCharacters {
                 part,
-                value: clip(value),
+                value: value.to_owned(),
                 kind,
                 ch,
                 index,
