@@ -98,10 +98,16 @@ pub fn desire(
         finalizers.push(VMBACKUP_FINALIZER.to_owned());
     }
 
-    let missing_status = want
-        .status
-        .as_ref()
-        .is_none_or(|s| s.source.is_none() || s.volume_backups.is_none());
+    // Harvester's "missing status" (no VM copy or no volume backups), except
+    // that a backup whose volumes name Longhorn backups is never re-read
+    // from the live VM: it was rediscovered, and its data is on the target.
+    let missing_status = want.status.as_ref().is_none_or(|s| {
+        let known = s
+            .volume_backups
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|vb| vb.longhorn_backup_name.is_some()));
+        s.volume_backups.is_none() || (s.source.is_none() && !known)
+    });
     if missing_status {
         match initial_status(ctx, vmb) {
             Ok(status) => {
