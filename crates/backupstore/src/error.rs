@@ -141,6 +141,16 @@ pub enum Error {
         /// Backup name.
         backup: String,
     },
+    /// The image being imported changed while it was read.
+    #[error(
+        "{path} changed during the import (block at offset {offset}); back up a snapshot or a stopped VM's disk"
+    )]
+    ImageChanged {
+        /// The image.
+        path: String,
+        /// Offset of the first block found changed.
+        offset: u64,
+    },
     /// A backup with that name already exists.
     #[error("backup {backup} of volume {volume} already exists")]
     AlreadyExists {

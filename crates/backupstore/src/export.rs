@@ -61,7 +61,7 @@ pub struct ImageBlock {
 /// Options for [`Target::export_raw`].
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
-    /// Blocks in flight; default: about 16 MiB worth.
+    /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading, as Longhorn's restore does,
     /// so that no concurrent deletion removes blocks (needs write access;

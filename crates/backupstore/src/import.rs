@@ -20,9 +20,8 @@ use crate::progress::{Progress, default_concurrency};
 use crate::source::ImageSource;
 use crate::target::Target;
 use futures::{StreamExt, TryStreamExt};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 /// Options for [`Target::import_raw`].
 #[derive(Debug, Clone)]
@@ -42,7 +41,7 @@ pub struct ImportOptions {
     /// Longhorn's `backup-mode=full`: upload every block even when the
     /// target already has it.
     pub full: bool,
-    /// Blocks in flight; default: about 16 MiB worth.
+    /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
 }
 
@@ -91,14 +90,49 @@ fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// What happened to one block.
-enum Outcome {
-    Zero,
-    Stored {
-        entry: BlockEntry,
-        uploaded: Option<(u64, bool)>,
-    },
+/// Pass 1 result: the checksum of every non-zero block, by block index.
+struct Scan {
+    blocks: Vec<(u64, Checksum)>,
+    zero_blocks: u64,
 }
+
+/// Hashes every block that may hold data. Needs no access to the target, so
+/// it runs while the lock settles.
+async fn scan(source: &ImageSource, bs: u64, n: usize, progress: &dyn Progress) -> Result<Scan> {
+    let ranges = source.data_block_ranges(bs);
+    let total_blocks = source.size().div_ceil(bs);
+    let image_size = source.size();
+    let found: Vec<(u64, Option<Checksum>)> = futures::stream::iter(ranges.into_iter().flatten())
+        .map(|index| {
+            let source = source.clone();
+            async move {
+                let sum = tokio::task::spawn_blocking(move || -> Result<Option<Checksum>> {
+                    let data = source.read_block(index, bs)?;
+                    Ok((!block::is_zero(&data)).then(|| block::checksum(&data)))
+                })
+                .await
+                .map_err(Error::task)??;
+                progress.advance(bs.min(image_size.saturating_sub(index * bs)));
+                Ok::<_, Error>((index, sum))
+            }
+        })
+        .buffer_unordered(n)
+        .try_collect()
+        .await?;
+    let mut blocks: Vec<(u64, Checksum)> = found
+        .iter()
+        .filter_map(|(i, s)| Some((*i, (*s)?)))
+        .collect();
+    blocks.sort();
+    let zero_blocks = total_blocks - blocks.len() as u64;
+    Ok(Scan {
+        blocks,
+        zero_blocks,
+    })
+}
+
+/// Requests kept in flight when checking which blocks exist (no data held).
+const HEAD_CONCURRENCY: usize = 16;
 
 impl Target {
     /// Backs up a raw image (file or block device) as a new backup of
@@ -107,6 +141,11 @@ impl Target {
     /// blocks are not stored, and the backup's block list describes the whole
     /// image, so that every change since the previous backup (including data
     /// that became zeros) restores exactly.
+    ///
+    /// The image is read twice: once to checksum every block (while the lock
+    /// is being acquired), and again for the blocks that must be uploaded.
+    /// It must not change during the import; if it does, the import fails
+    /// with [`Error::ImageChanged`] and leaves no backup behind.
     pub async fn import_raw(
         &self,
         volume: &str,
@@ -127,35 +166,58 @@ impl Target {
         };
         let cfg_path = layout::backup_cfg(volume, &backup)?;
         let source = ImageSource::open(image)?;
+        let n = options
+            .concurrency
+            .unwrap_or_else(|| default_concurrency(bs))
+            .max(1);
 
-        let lock = self.lock(volume, LockKind::BackupOrRestore).await?;
+        progress.start(source.size());
+        let (lock, scanned) = tokio::join!(
+            self.lock(volume, LockKind::BackupOrRestore),
+            scan(&source, bs, n, progress)
+        );
+        let lock = lock?;
+        let scanned = match scanned {
+            Ok(s) => s,
+            Err(e) => {
+                lock.release().await?;
+                return Err(e);
+            }
+        };
+        let mut placeholder_written = false;
         let result = self
-            .import_locked(volume, &backup, &cfg_path, &source, options, progress)
+            .import_locked(
+                volume,
+                &backup,
+                &cfg_path,
+                &source,
+                scanned,
+                options,
+                progress,
+                &mut placeholder_written,
+            )
             .await;
-        if result.is_err() {
+        if result.is_err() && placeholder_written {
             // A clean failure removes its own placeholder so that it does not
             // hold up block collection; an interrupted run leaves it behind,
             // marked in progress.
-            if let Ok(Some(bytes)) = self
-                .get_optional(&cfg_path, crate::config::MAX_BACKUP_CFG_SIZE)
-                .await
-                && BackupConfig::from_json(&bytes, &cfg_path).is_ok_and(|c| !c.is_complete())
-            {
-                let _ = self.delete(&cfg_path).await;
-            }
+            let _ = self.delete(&cfg_path).await;
         }
         lock.release().await?;
         result
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn import_locked(
         &self,
         volume: &str,
         backup: &str,
         cfg_path: &str,
         source: &ImageSource,
+        scanned: Scan,
         options: &ImportOptions,
         progress: &dyn Progress,
+        placeholder_written: &mut bool,
     ) -> Result<ImportSummary> {
         let bs = options.block_size;
         if self.head(cfg_path).await?.is_some() {
@@ -199,67 +261,55 @@ impl Target {
             BackupConfig::in_progress(backup, volume, compression).to_json(),
         )
         .await?;
+        *placeholder_written = true;
 
-        let ranges = source.data_block_ranges(bs);
-        let candidates: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-        let total_blocks = source.size().div_ceil(bs);
-        progress.start(candidates.saturating_mul(bs).min(source.size()));
+        // Which distinct blocks does the target lack? (One block per checksum.)
+        let mut first_index: BTreeMap<Checksum, u64> = BTreeMap::new();
+        for (index, sum) in &scanned.blocks {
+            first_index.entry(*sum).or_insert(*index);
+        }
+        let full = options.full;
+        let existing: Vec<(Checksum, u64, bool)> = futures::stream::iter(first_index)
+            .map(|(sum, index)| async move {
+                let path = layout::block_path(volume, &sum)?;
+                Ok::<_, Error>((sum, index, self.head(&path).await?.is_some()))
+            })
+            .buffer_unordered(HEAD_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let to_upload: Vec<(Checksum, u64, bool)> = existing
+            .iter()
+            .filter(|(_, _, exists)| full || !exists)
+            .copied()
+            .collect();
+        progress.start(source.size() + to_upload.len() as u64 * bs);
 
-        let seen: Arc<Mutex<HashSet<Checksum>>> = Arc::default();
         let n = options
             .concurrency
             .unwrap_or_else(|| default_concurrency(bs))
             .max(1);
-        let full = options.full;
-        let outcomes: Vec<Outcome> = futures::stream::iter(ranges.into_iter().flatten())
-            .map(|index| {
-                let seen = Arc::clone(&seen);
+        let uploaded: Vec<(u64, bool)> = futures::stream::iter(to_upload)
+            .map(|(sum, index, exists)| {
                 let source = source.clone();
-                let image_size = source.size();
                 async move {
-                    let (data, sum) = tokio::task::spawn_blocking(move || -> Result<_> {
+                    let image_path = source.path().to_owned();
+                    let compressed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
                         let data = source.read_block(index, bs)?;
-                        if block::is_zero(&data) {
-                            return Ok((None, None));
+                        if block::checksum(&data) != sum {
+                            return Err(Error::ImageChanged {
+                                path: image_path.display().to_string(),
+                                offset: index * bs,
+                            });
                         }
-                        let sum = block::checksum(&data);
-                        Ok((Some(data), Some(sum)))
+                        Ok(block::compress(compression, &data))
                     })
                     .await
                     .map_err(Error::task)??;
-                    progress.advance(bs.min(image_size.saturating_sub(index * bs)));
-                    let (Some(data), Some(checksum)) = (data, sum) else {
-                        return Ok::<Outcome, Error>(Outcome::Zero);
-                    };
-                    let entry = BlockEntry {
-                        offset: index * bs,
-                        checksum,
-                    };
-                    let first_in_run = seen.lock().map(|mut s| s.insert(checksum)).unwrap_or(true);
-                    if !first_in_run {
-                        return Ok(Outcome::Stored {
-                            entry,
-                            uploaded: None,
-                        });
-                    }
-                    let path = layout::block_path(volume, &checksum)?;
-                    let exists = self.head(&path).await?.is_some();
-                    if exists && !full {
-                        return Ok(Outcome::Stored {
-                            entry,
-                            uploaded: None,
-                        });
-                    }
-                    let compressed =
-                        tokio::task::spawn_blocking(move || block::compress(compression, &data))
-                            .await
-                            .map_err(Error::task)?;
                     let len = compressed.len() as u64;
-                    self.put(&path, compressed).await?;
-                    Ok(Outcome::Stored {
-                        entry,
-                        uploaded: Some((len, exists)),
-                    })
+                    self.put(&layout::block_path(volume, &sum)?, compressed)
+                        .await?;
+                    progress.advance(bs);
+                    Ok::<_, Error>((len, exists))
                 }
             })
             .buffer_unordered(n)
@@ -272,39 +322,35 @@ impl Target {
             incremental,
             compression,
             image_size: source.size(),
-            blocks: 0,
+            blocks: scanned.blocks.len() as u64,
             blocks_uploaded: 0,
             blocks_reuploaded: 0,
             blocks_reused: 0,
-            zero_blocks: total_blocks - candidates.min(total_blocks),
+            zero_blocks: scanned.zero_blocks,
             bytes_uploaded: 0,
         };
-        let mut blocks = Vec::new();
         let (mut newly, mut reuploaded) = (0i64, 0i64);
-        for o in outcomes {
-            match o {
-                Outcome::Zero => summary.zero_blocks += 1,
-                Outcome::Stored { entry, uploaded } => {
-                    blocks.push(entry);
-                    match uploaded {
-                        Some((len, true)) => {
-                            summary.blocks_reuploaded += 1;
-                            summary.bytes_uploaded += len;
-                            reuploaded += i64::try_from(len).unwrap_or(i64::MAX);
-                        }
-                        Some((len, false)) => {
-                            summary.blocks_uploaded += 1;
-                            summary.bytes_uploaded += len;
-                            newly += i64::try_from(len).unwrap_or(i64::MAX);
-                        }
-                        None => summary.blocks_reused += 1,
-                    }
-                }
+        for (len, exists) in uploaded {
+            summary.bytes_uploaded += len;
+            let len = i64::try_from(len).unwrap_or(i64::MAX);
+            if exists {
+                summary.blocks_reuploaded += 1;
+                reuploaded += len;
+            } else {
+                summary.blocks_uploaded += 1;
+                newly += len;
             }
         }
-        blocks.sort();
-        summary.blocks = blocks.len() as u64;
-
+        summary.blocks_reused =
+            summary.blocks - summary.blocks_uploaded - summary.blocks_reuploaded;
+        let blocks: Vec<BlockEntry> = scanned
+            .blocks
+            .iter()
+            .map(|(index, checksum)| BlockEntry {
+                offset: index * bs,
+                checksum: *checksum,
+            })
+            .collect();
         let now = now_rfc3339();
         let mut labels = options.labels.clone();
         labels.insert(LABEL_IMAGE_SIZE.to_owned(), source.size().to_string());

@@ -3,7 +3,8 @@
 /// Receives progress of a long operation (export, verify, import). Calls come
 /// from async tasks; implementations must be cheap and thread-safe.
 pub trait Progress: Send + Sync {
-    /// The operation will process `total` bytes.
+    /// The operation will process `total` bytes. May be called again with a
+    /// larger total when an operation discovers more work.
     fn start(&self, total: u64) {
         let _ = total;
     }
@@ -19,10 +20,15 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-/// How many blocks to keep in flight for a block size: about 16 MiB of
-/// uncompressed data, at least one and at most six blocks.
+/// How many blocks to keep in flight for a block size: one per CPU (at
+/// least two, at most four), and no more than 8 MiB of uncompressed data, so
+/// that memory stays small whatever the image size.
 pub(crate) fn default_concurrency(block_size: u64) -> usize {
-    usize::try_from((16u64 << 20) / block_size.max(1))
+    let cpus = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 4);
+    let by_memory = usize::try_from((8u64 << 20) / block_size.max(1))
         .unwrap_or(1)
-        .clamp(1, 6)
+        .max(1);
+    cpus.min(by_memory)
 }

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 /// Options for [`Target::verify_volume`].
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
-    /// Blocks in flight; default: about 16 MiB worth.
+    /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading (see
     /// [`crate::ExportOptions::lock`]). Default true.

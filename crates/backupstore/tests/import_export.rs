@@ -315,3 +315,61 @@ async fn an_interrupted_import_leaves_only_an_in_progress_config() {
     assert!(matches!(e, Error::InProgress { .. }), "{e}");
     assert!(!work.path().join("x.img").exists());
 }
+
+#[tokio::test]
+async fn an_image_that_changes_during_import_leaves_no_backup() {
+    let (_dir, target, counter) = counting_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 8 * BS, &[(0, (8 * BS) as usize, Fill::Random(8))]);
+    let good = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+
+    patch_image(&image, 0, b"first change");
+    let img = image.clone();
+    *counter.on_config_put.lock().unwrap() = Some(Box::new(move |path| {
+        if path.as_ref().contains("/backups/") {
+            patch_image(&img, 0, b"second change");
+        }
+    }));
+    let e = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ImageChanged { offset: 0, .. }), "{e}");
+    *counter.on_config_put.lock().unwrap() = None;
+    assert_eq!(
+        target.list_backups("vol").await.unwrap().backups,
+        vec![good.backup.clone()]
+    );
+    assert_eq!(
+        target.volume_config("vol").await.unwrap().last_backup_name,
+        good.backup
+    );
+}
+
+#[tokio::test]
+async fn another_writers_placeholder_is_never_touched() {
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 2 * BS, &[(0, 10, Fill::Byte(3))]);
+    let rel = vmbackup_backupstore::layout::backup_cfg("vol", "backup-theirs").unwrap();
+    let placeholder =
+        vmbackup_backupstore::BackupConfig::in_progress("backup-theirs", "vol", Compression::Lz4);
+    std::fs::create_dir_all(dir.path().join(&rel).parent().unwrap()).unwrap();
+    std::fs::write(dir.path().join(&rel), placeholder.to_json()).unwrap();
+    let mut o = opts(Compression::Lz4);
+    o.backup_name = Some("backup-theirs".into());
+    let e = target
+        .import_raw("vol", &image, &o, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert_eq!(
+        std::fs::read(dir.path().join(&rel)).unwrap(),
+        placeholder.to_json()
+    );
+}

@@ -27,14 +27,18 @@ pub fn local_target() -> (tempfile::TempDir, Target) {
     (dir, target)
 }
 
+/// A callback run before a PUT.
+pub type PutHook = Box<dyn Fn(&Path) + Send + Sync>;
+
 /// Counts the PUTs per kind of file, and can stall block uploads after a
 /// number of them (to simulate an interrupted import).
-#[derive(Debug)]
 pub struct CountingStore {
     pub inner: Arc<dyn ObjectStore>,
     pub block_puts: AtomicU64,
     pub other_puts: AtomicU64,
     pub stall_blocks_after: AtomicU64,
+    /// Called before every PUT of a file that is not a block.
+    pub on_config_put: std::sync::Mutex<Option<PutHook>>,
 }
 
 impl CountingStore {
@@ -44,6 +48,7 @@ impl CountingStore {
             block_puts: AtomicU64::new(0),
             other_puts: AtomicU64::new(0),
             stall_blocks_after: AtomicU64::new(u64::MAX),
+            on_config_put: std::sync::Mutex::new(None),
         })
     }
     pub fn reset(&self) {
@@ -52,6 +57,12 @@ impl CountingStore {
     }
     pub fn block_puts(&self) -> u64 {
         self.block_puts.load(Ordering::SeqCst)
+    }
+}
+
+impl std::fmt::Debug for CountingStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CountingStore")
     }
 }
 
@@ -76,6 +87,9 @@ impl ObjectStore for CountingStore {
             }
         } else {
             self.other_puts.fetch_add(1, Ordering::SeqCst);
+            if let Some(hook) = self.on_config_put.lock().unwrap().as_ref() {
+                hook(location);
+            }
         }
         self.inner.put_opts(location, payload, opts).await
     }
