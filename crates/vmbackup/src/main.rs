@@ -5,6 +5,7 @@
 
 mod commands;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,9 @@ enum Command {
     Handle(commands::handle::Command),
     /// Print the VirtualMachineBackup and VirtualMachineRestore CRDs as YAML.
     Crds(commands::crds::Args),
+    /// Read, verify, export and import backups on a backup target, with no cluster.
+    #[command(subcommand)]
+    Target(commands::target::Command),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Handle(cmd) => commands::handle::run(cmd),
         Command::Crds(args) => commands::crds::run(args),
+        Command::Target(cmd) => commands::target::run(cmd),
     };
     match result {
         Ok(code) => code,

@@ -4,6 +4,7 @@
 pub mod crds;
 pub mod demo;
 pub mod handle;
+pub mod target;
 
 /// Exit code for a command that failed at run time (not a usage error; clap
 /// uses 2 for those).
