@@ -83,7 +83,7 @@ pub enum MalformedReason {
     BadCharacters {
         /// Which part.
         part: HandlePart,
-        /// The part's value.
+        /// The part's value (cut after 64 bytes).
         value: String,
         /// The rule it breaks.
         kind: NameKind,
@@ -97,7 +97,7 @@ pub enum MalformedReason {
     TooShort {
         /// Which part.
         part: HandlePart,
-        /// The part's value.
+        /// The part's value (cut after 64 bytes).
         value: String,
         /// Its length in bytes.
         len: usize,
@@ -181,7 +181,8 @@ impl MalformedReason {
         "duplicate-parameter",
     ];
 
-    /// The reason a name in `part` breaks its rule.
+    /// The reason a name in `part` breaks its rule (the value clipped for
+    /// messages).
     pub(crate) fn from_name(
         part: HandlePart,
         kind: NameKind,
@@ -192,14 +193,14 @@ impl MalformedReason {
             NameProblem::Empty => MalformedReason::EmptyPart { part },
             NameProblem::TooShort { len, min } => MalformedReason::TooShort {
                 part,
-                value: value.to_owned(),
+                value: clip(value),
                 len,
                 min,
             },
             NameProblem::TooLong { len, max } => MalformedReason::TooLong { part, len, max },
             NameProblem::BadCharacter { ch, index } => MalformedReason::BadCharacters {
                 part,
-                value: value.to_owned(),
+                value: clip(value),
                 kind,
                 ch,
                 index,
