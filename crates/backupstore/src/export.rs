@@ -227,25 +227,36 @@ impl Target {
                 std::io::Error::new(std::io::ErrorKind::AlreadyExists, "destination exists"),
             ));
         }
-        let lock = if options.lock {
-            Some(self.lock(volume, LockKind::BackupOrRestore).await?)
-        } else {
-            None
+        // Blocks are content-addressed and verified, so they can be read
+        // while the lock settles; the file is renamed into place only once
+        // the lock is held, i.e. once no deletion can have run meanwhile.
+        let lock = async {
+            if options.lock {
+                self.lock(volume, LockKind::BackupOrRestore).await.map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let result = self.export_locked(&image, dest, options, progress).await;
+        let (lock, (partial, summary)) = futures::future::try_join(
+            lock,
+            self.export_to_partial(&image, dest, options, progress),
+        )
+        .await?;
+        let committed = partial.commit(dest);
         if let Some(lock) = lock {
             lock.release().await?;
         }
-        result
+        committed?;
+        Ok(summary)
     }
 
-    async fn export_locked(
+    async fn export_to_partial(
         &self,
         image: &BackupImage,
         dest: &Path,
         options: &ExportOptions,
         progress: &dyn Progress,
-    ) -> Result<ExportSummary> {
+    ) -> Result<(PartialFile, ExportSummary)> {
         let partial = PartialFile::create(dest)?;
         let file = Arc::new(
             partial
@@ -304,13 +315,15 @@ impl Target {
                 .map_err(Error::task)??;
         }
         drop(file);
-        partial.commit(dest)?;
         let zero_blocks = counts.iter().filter(|w| !**w).count() as u64;
-        Ok(ExportSummary {
-            size,
-            blocks_read: counts.len() as u64,
-            zero_blocks,
-        })
+        Ok((
+            partial,
+            ExportSummary {
+                size,
+                blocks_read: counts.len() as u64,
+                zero_blocks,
+            },
+        ))
     }
 }
 

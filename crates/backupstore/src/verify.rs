@@ -100,16 +100,49 @@ impl Target {
         progress: &dyn Progress,
     ) -> Result<VerifyReport> {
         layout::volume_dir(volume)?;
-        let lock = if options.lock {
-            Some(self.lock(volume, LockKind::BackupOrRestore).await?)
-        } else {
-            None
+        // Blocks are read while the lock settles. A deletion that finished
+        // before the lock was taken may have removed a backup (config first,
+        // then its blocks) after we listed it: such vanished backups are
+        // dropped from the report once the lock is held.
+        let lock = async {
+            if options.lock {
+                self.lock(volume, LockKind::BackupOrRestore).await.map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let result = self.verify_locked(volume, backups, options, progress).await;
+        let (lock, mut report) =
+            futures::future::try_join(lock, self.verify_locked(volume, backups, options, progress))
+                .await?;
+        let pruned = self.drop_vanished(volume, &mut report).await;
         if let Some(lock) = lock {
             lock.release().await?;
         }
-        result
+        pruned?;
+        Ok(report)
+    }
+
+    async fn drop_vanished(&self, volume: &str, report: &mut VerifyReport) -> Result<()> {
+        if report.problems.is_empty() {
+            return Ok(());
+        }
+        let present: std::collections::HashSet<String> = self
+            .list_backups(volume)
+            .await?
+            .backups
+            .into_iter()
+            .collect();
+        report.problems.retain_mut(|p| match p {
+            Problem::Config { backup, error } => {
+                backup.is_empty() || present.contains(backup.as_str()) || !error.is_not_found()
+            }
+            Problem::Block { used_by, .. } => {
+                used_by.retain(|u| present.contains(&u.backup));
+                !used_by.is_empty()
+            }
+        });
+        report.backups_checked.retain(|b| present.contains(b));
+        Ok(())
     }
 
     async fn verify_locked(
