@@ -1,10 +1,18 @@
 //! Applying a plan to a View, as an API server would (create, merge patch,
 //! delete with preconditions and finalizers) and to the target facts, for
 //! tests that check what plans do. External controllers (snapshot
-//! controller, Longhorn, KubeVirt) are not modelled, and the API server's
-//! UID assignment is not either: objects created here have no UID.
+//! controller, Longhorn, KubeVirt) are not modelled.
+//!
+//! Objects created here get a UID the way an API server gives one, except
+//! that it is deterministic: derived from the object's kind, namespace and
+//! name ([`uid_for`]), so the same plan applied twice gives the same
+//! objects. The planner cannot know a UID before the object exists, so a
+//! plan that creates an object which others must reference by UID (an
+//! owner) needs one more plan after it is applied.
 
 use std::collections::BTreeMap;
+
+use sha2::{Digest, Sha256};
 
 use crate::merge_patch;
 use crate::metadata::VmBackupMetadata;
@@ -77,6 +85,26 @@ pub fn apply(
     (view.with_objects(objects.into_values()), facts, error)
 }
 
+/// The UID [`apply`] gives a created object: a UUID-shaped digest of its
+/// kind, namespace and name.
+pub fn uid_for(r: &ObjectRef) -> String {
+    let key = format!(
+        "{}/{}/{}",
+        r.kind,
+        r.namespace.as_deref().unwrap_or_default(),
+        r.name
+    );
+    let h = hex::encode(Sha256::digest(key.as_bytes()));
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
 fn check(
     i: usize,
     target: &ObjectRef,
@@ -136,6 +164,9 @@ fn apply_one(
             }
             let mut created = (**object).clone();
             created.meta_mut().resource_version = Some("1".into());
+            if created.meta().uid.as_deref().is_none_or(str::is_empty) {
+                created.meta_mut().uid = Some(uid_for(&r));
+            }
             objects.insert(r, created);
         }
         Action::Patch {
