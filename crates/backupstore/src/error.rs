@@ -63,6 +63,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// A path on a local target leads outside it.
+    #[error("{path}: refused, it leads outside the target: {reason}")]
+    OutsideTarget {
+        /// Path relative to the target root.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// A file the operation needs is not on the target.
     #[error("cannot find {path} in the backup target")]
     NotFound {

@@ -44,6 +44,9 @@ pub struct Target {
     root: Vec<String>,
     url: String,
     pub(crate) lock_settle: Duration,
+    /// For local directories and mounts: the resolved root, so that no
+    /// symbolic link inside the target can lead reads or writes elsewhere.
+    local_root: Option<PathBuf>,
 }
 
 /// One level of a directory listing.
@@ -60,8 +63,12 @@ impl Target {
     /// remote stores are not contacted until the first operation.
     pub async fn open(url: &str, options: &TargetOptions) -> Result<Self> {
         let parsed = parse_target_url(url)?;
+        let mut local_root = None;
         let (store, root): (Arc<dyn ObjectStore>, String) = match parsed {
-            TargetUrl::Local { path } => (open_local(url, &path)?, String::new()),
+            TargetUrl::Local { path } => {
+                local_root = Some(resolve_dir(url, &path)?);
+                (open_local(url, &path)?, String::new())
+            }
             TargetUrl::Mounted { scheme, source } => {
                 let Some(mount) = &options.mount_point else {
                     return Err(Error::InvalidUrl {
@@ -71,6 +78,7 @@ impl Target {
                         ),
                     });
                 };
+                local_root = Some(resolve_dir(url, mount)?);
                 (open_local(url, mount)?, String::new())
             }
             TargetUrl::S3 {
@@ -90,7 +98,9 @@ impl Target {
                 prefix,
             ),
         };
-        Target::from_store(store, &root, url)
+        let mut target = Target::from_store(store, &root, url)?;
+        target.local_root = local_root;
+        Ok(target)
     }
 
     /// Wraps an existing object store. `root` is the key prefix under which
@@ -112,6 +122,7 @@ impl Target {
             root: segments,
             url: url.to_owned(),
             lock_settle: Duration::from_secs(2),
+            local_root: None,
         })
     }
 
@@ -148,8 +159,33 @@ impl Target {
             .collect()
     }
 
+    /// On a local target, refuses paths that pass through a symbolic link
+    /// (a hostile target could otherwise point a volume or block directory
+    /// anywhere on the machine).
+    fn confine(&self, rel: &str) -> Result<()> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let mut path = root.clone();
+        for part in rel.split('/').filter(|s| !s.is_empty()) {
+            path.push(part);
+            match std::fs::symlink_metadata(&path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(Error::OutsideTarget {
+                        path: rel.to_owned(),
+                        reason: format!("{} is a symbolic link", path.display()),
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a whole file, refusing files larger than `limit`.
     pub(crate) async fn get_bounded(&self, rel: &str, limit: u64) -> Result<Bytes> {
+        self.confine(rel)?;
         let result = self
             .store
             .get(&self.key(rel))
@@ -176,6 +212,7 @@ impl Target {
 
     /// Writes a whole file in one request.
     pub(crate) async fn put(&self, rel: &str, data: impl Into<PutPayload>) -> Result<()> {
+        self.confine(rel)?;
         self.store
             .put(&self.key(rel), data.into())
             .await
@@ -185,6 +222,7 @@ impl Target {
 
     /// Metadata of a file, `None` when it does not exist.
     pub(crate) async fn head(&self, rel: &str) -> Result<Option<ObjectMeta>> {
+        self.confine(rel)?;
         match self.store.head(&self.key(rel)).await {
             Ok(m) => Ok(Some(m)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -194,6 +232,7 @@ impl Target {
 
     /// Deletes a file; a missing file is not an error.
     pub(crate) async fn delete(&self, rel: &str) -> Result<()> {
+        self.confine(rel)?;
         match self.store.delete(&self.key(rel)).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(Error::store(rel, e)),
@@ -202,6 +241,7 @@ impl Target {
 
     /// Lists one directory level. A missing directory lists as empty.
     pub(crate) async fn list_dir(&self, rel: &str) -> Result<Listing> {
+        self.confine(rel)?;
         let prefix = self.key(rel);
         let result = match self.store.list_with_delimiter(Some(&prefix)).await {
             Ok(r) => r,
@@ -222,6 +262,7 @@ impl Target {
 
     /// Lists every file below a directory, with paths relative to it.
     pub(crate) async fn list_recursive(&self, rel: &str) -> Result<Vec<(String, ObjectMeta)>> {
+        self.confine(rel)?;
         let prefix = self.key(rel);
         let depth = prefix.parts().count();
         let items: Vec<ObjectMeta> = match self.store.list(Some(&prefix)).try_collect().await {
@@ -242,6 +283,13 @@ impl Target {
             })
             .collect())
     }
+}
+
+fn resolve_dir(url: &str, dir: &std::path::Path) -> Result<PathBuf> {
+    std::fs::canonicalize(dir).map_err(|e| Error::InvalidUrl {
+        url: url.to_owned(),
+        reason: format!("{}: {e}", dir.display()),
+    })
 }
 
 fn open_local(url: &str, dir: &std::path::Path) -> Result<Arc<dyn ObjectStore>> {
