@@ -6,6 +6,8 @@
 mod commands;
 mod output;
 mod progress;
+mod render;
+mod source;
 
 use std::process::ExitCode;
 
@@ -36,6 +38,12 @@ enum Command {
     /// Read, verify, export and import backups on a backup target, with no cluster.
     #[command(subcommand)]
     Target(commands::target::Command),
+    /// Diagnose VM backups and restores: from a cluster, manifests or a support bundle.
+    Doctor(commands::doctor::Args),
+    /// Plan (and on a cluster apply) the repair of broken snapshot handles.
+    Repair(commands::repair::Args),
+    /// Restore a VM backup after a preflight of everything that would make it fail.
+    Restore(commands::restore::Args),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +54,9 @@ fn main() -> ExitCode {
         Command::Handle(cmd) => commands::handle::run(cmd),
         Command::Crds(args) => commands::crds::run(args),
         Command::Target(cmd) => commands::target::run(cmd),
+        Command::Doctor(args) => commands::doctor::run(args),
+        Command::Repair(args) => commands::repair::run(args),
+        Command::Restore(args) => commands::restore::run(args),
     };
     match result {
         Ok(code) => code,

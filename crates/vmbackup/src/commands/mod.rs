@@ -3,7 +3,10 @@
 
 pub mod crds;
 pub mod demo;
+pub mod doctor;
 pub mod handle;
+pub mod repair;
+pub mod restore;
 pub mod target;
 
 /// Exit code for a command that failed at run time (not a usage error; clap
