@@ -1,0 +1,300 @@
+//! Benchmark of `vmbackup target` on a local target, against floors
+//! measured in the same run on the same machine:
+//!
+//! * `export` (raw) vs `cp` of the raw image;
+//! * `verify` vs `sha512sum` of the same uncompressed bytes;
+//! * full `import` vs `lz4 -1 < image | sha512sum`;
+//! * incremental `import` after changing 1% of the blocks vs the full import;
+//! * peak memory (VmHWM) of export, verify and import.
+//!
+//! The image is 1 GiB: 30% incompressible data in 2 MiB extents, the rest
+//! holes. Each timing is the median of several runs with a warm page cache.
+//! Run with `scripts/bench-target` (or `cargo bench -p vmbackup --bench
+//! target`); `VMBACKUP_BENCH_DIR` chooses the work directory,
+//! `VMBACKUP_BENCH_RUNS` the number of runs, `VMBACKUP_BENCH_SIZE_MIB` the
+//! image size.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const MIB: u64 = 1 << 20;
+const BLOCK: u64 = 2 * MIB;
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is expected.
+    let size_mib: u64 = env_or("VMBACKUP_BENCH_SIZE_MIB", 1024);
+    let runs: usize = env_or("VMBACKUP_BENCH_RUNS", 3);
+    let dir = std::env::var_os("VMBACKUP_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-target"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_vmbackup"));
+    for tool in ["cp", "sha512sum", "lz4", "sh"] {
+        assert!(
+            Command::new("sh")
+                .args(["-c", &format!("command -v {tool}")])
+                .stdout(Stdio::null())
+                .status()
+                .unwrap()
+                .success(),
+            "{tool} is needed for the floors (scripts/bench-target installs lz4)"
+        );
+    }
+
+    let image = dir.join("image.raw");
+    let data_only = dir.join("data-only.raw");
+    let blocks = build_image(&image, &data_only, size_mib * MIB);
+    eprintln!(
+        "image: {} MiB, {} of {} blocks of 2 MiB hold random data ({} MiB), the rest are holes",
+        size_mib,
+        blocks.len(),
+        size_mib * MIB / BLOCK,
+        blocks.len() as u64 * 2
+    );
+    let target = dir.join("target");
+    let t = target.to_str().unwrap().to_owned();
+    let img = image.to_str().unwrap().to_owned();
+
+    // Floors.
+    let copy = dir.join("copy.raw");
+    let cp = median(runs, || {
+        let _ = std::fs::remove_file(&copy);
+        time(Command::new("cp").arg(&image).arg(&copy)).0
+    });
+    let sha = median(runs, || {
+        time(Command::new("sha512sum").arg(&data_only).stdout(Stdio::null())).0
+    });
+    let lz4 = median(runs, || {
+        time(
+            Command::new("sh")
+                .args(["-c", "lz4 -1 < \"$1\" | sha512sum"])
+                .arg("sh")
+                .arg(&image)
+                .stdout(Stdio::null()),
+        )
+        .0
+    });
+    let _ = std::fs::remove_file(&copy);
+
+    // Full import, each run into a fresh target.
+    let mut import_rss = 0;
+    let full = median(runs, || {
+        let _ = std::fs::remove_dir_all(&target);
+        std::fs::create_dir(&target).unwrap();
+        let (d, rss) = time(vmbackup(&bin, &["import", "--target", &t, "--volume", "vol", "--from", &img]));
+        import_rss = import_rss.max(rss);
+        d
+    });
+    let backup = last_backup(&target);
+
+    // Export and verify, with Longhorn's lock (default) and without.
+    let out = dir.join("export.raw");
+    let o = out.to_str().unwrap().to_owned();
+    let mut export_rss = 0;
+    let mut export_args = vec!["export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o];
+    let export = median(runs, || {
+        let _ = std::fs::remove_file(&out);
+        let (d, rss) = time(vmbackup(&bin, &export_args));
+        export_rss = export_rss.max(rss);
+        d
+    });
+    assert_eq!(sha512_of(&out), sha512_of(&image), "the export differs from the image");
+    export_args.push("--no-lock");
+    let export_nolock = median(runs, || {
+        let _ = std::fs::remove_file(&out);
+        time(vmbackup(&bin, &export_args)).0
+    });
+    let _ = std::fs::remove_file(&out);
+    let mut verify_rss = 0;
+    let mut verify_args = vec!["verify", "--target", &t, "--volume", "vol"];
+    let verify = median(runs, || {
+        let (d, rss) = time(vmbackup(&bin, &verify_args));
+        verify_rss = verify_rss.max(rss);
+        d
+    });
+    verify_args.push("--no-lock");
+    let verify_nolock = median(runs, || time(vmbackup(&bin, &verify_args)).0);
+
+    // Incremental import after changing 1% of the blocks (at least one).
+    let total_blocks = size_mib * MIB / BLOCK;
+    let changes = (total_blocks / 100).max(1);
+    let mut incr_rss = 0;
+    let mut round = 0u64;
+    let incremental = median(runs, || {
+        round += 1;
+        change_blocks(&image, &blocks, changes, round);
+        let (d, rss) = time(vmbackup(&bin, &["import", "--target", &t, "--volume", "vol", "--from", &img]));
+        incr_rss = incr_rss.max(rss);
+        d
+    });
+
+    let secs = |d: Duration| d.as_secs_f64();
+    let rows = [
+        ("export raw (with lock)", secs(export), "cp", secs(cp), 1.5),
+        ("export raw --no-lock", secs(export_nolock), "cp", secs(cp), 1.5),
+        ("verify (with lock)", secs(verify), "sha512sum of the data", secs(sha), 1.2),
+        ("verify --no-lock", secs(verify_nolock), "sha512sum of the data", secs(sha), 1.2),
+        ("full import", secs(full), "lz4 -1 | sha512sum", secs(lz4), 1.5),
+        ("incremental import (1% changed)", secs(incremental), "full import", secs(full), 0.10),
+    ];
+    println!();
+    println!(
+        "{:<34} {:>9}  {:<24} {:>9}  {:>7}  {:>6}  {}",
+        "operation", "time s", "floor", "floor s", "ratio", "goal", "met"
+    );
+    for (name, t, floor, f, goal) in rows {
+        let ratio = t / f;
+        println!(
+            "{name:<34} {t:>9.3}  {floor:<24} {f:>9.3}  {ratio:>7.2}  {:>6}  {}",
+            format!("≤{goal}"),
+            if ratio <= goal { "yes" } else { "NO" }
+        );
+    }
+    println!();
+    println!("{:<34} {:>12}  {:>8}  {}", "peak memory (VmHWM)", "MiB", "goal", "met");
+    for (name, kib) in [
+        ("export", export_rss),
+        ("verify", verify_rss),
+        ("full import", import_rss),
+        ("incremental import", incr_rss),
+    ] {
+        let mib = kib as f64 / 1024.0;
+        println!(
+            "{name:<34} {mib:>12.1}  {:>8}  {}",
+            "≤64",
+            if mib <= 64.0 { "yes" } else { "NO" }
+        );
+    }
+    println!(
+        "\nmedian of {runs} runs; image {size_mib} MiB; work directory {}",
+        dir.display()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn vmbackup(bin: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin);
+    c.arg("target").args(args).args(["--progress", "none"]).stdout(Stdio::null());
+    c
+}
+
+/// Runs a command to completion; returns its wall time and its peak
+/// resident memory in KiB (VmHWM, polled from /proc while it runs).
+fn time(cmd: &mut Command) -> (Duration, u64) {
+    let start = Instant::now();
+    let mut child = cmd.spawn().unwrap();
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{cmd:?} failed");
+            return (start.elapsed(), peak);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn median(runs: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    let mut v: Vec<Duration> = (0..runs.max(1)).map(|_| f()).collect();
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// A tiny deterministic generator (xorshift).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn fill(&mut self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let x = self.next().to_le_bytes();
+            chunk.copy_from_slice(&x[..chunk.len()]);
+        }
+    }
+}
+
+/// Writes the sparse image (30% of its 2 MiB blocks random) and a file of
+/// just its data; returns the indexes of the data blocks.
+fn build_image(image: &Path, data_only: &Path, size: u64) -> Vec<u64> {
+    let total = size / BLOCK;
+    let mut rng = Rng(0x5eed_1234_5678_9abc);
+    let mut chosen: Vec<u64> = (0..total).collect();
+    for i in (1..chosen.len()).rev() {
+        let j = (rng.next() % (i as u64 + 1)) as usize;
+        chosen.swap(i, j);
+    }
+    chosen.truncate((total * 3 / 10) as usize);
+    chosen.sort();
+    let f = File::create(image).unwrap();
+    f.set_len(size).unwrap();
+    let d = File::create(data_only).unwrap();
+    let mut buf = vec![0u8; BLOCK as usize];
+    for (n, &b) in chosen.iter().enumerate() {
+        rng.fill(&mut buf);
+        f.write_all_at(&buf, b * BLOCK).unwrap();
+        d.write_all_at(&buf, n as u64 * BLOCK).unwrap();
+    }
+    f.sync_all().unwrap();
+    d.sync_all().unwrap();
+    chosen
+}
+
+/// Changes `count` data blocks (4 KiB of new random bytes in each).
+fn change_blocks(image: &Path, blocks: &[u64], count: u64, round: u64) {
+    let f = std::fs::OpenOptions::new().write(true).open(image).unwrap();
+    let mut rng = Rng(0xc0ff_ee00 + round);
+    let mut buf = vec![0u8; 4096];
+    for _ in 0..count {
+        let b = blocks[(rng.next() % blocks.len() as u64) as usize];
+        rng.fill(&mut buf);
+        f.write_all_at(&buf, b * BLOCK + (rng.next() % 500) * 4096).unwrap();
+    }
+    f.sync_all().unwrap();
+}
+
+fn last_backup(target: &Path) -> String {
+    let mut stack = vec![target.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
+                && let Some(b) = name.strip_prefix("backup_").and_then(|n| n.strip_suffix(".cfg"))
+            {
+                return b.to_owned();
+            }
+        }
+    }
+    panic!("no backup under {}", target.display());
+}
+
+fn sha512_of(path: &Path) -> String {
+    let out = Command::new("sha512sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
