@@ -327,18 +327,22 @@ impl Target {
     }
 }
 
-/// A file being written under a temporary name next to its destination. It
-/// is removed when dropped unless committed.
+/// A file being written under a temporary name next to its destination
+/// (`.<name>.partial-<random>`), so that nothing incomplete is ever found
+/// under the final name. It is removed when dropped (an error, a
+/// cancelled future) unless [`PartialFile::commit`] renamed it into place.
+/// Writers of other image formats can use it the way [`Target::export_raw`]
+/// does.
 #[derive(Debug)]
-pub(crate) struct PartialFile {
-    pub(crate) path: PathBuf,
-    pub(crate) file: File,
+pub struct PartialFile {
+    path: PathBuf,
+    file: File,
     committed: bool,
 }
 
 impl PartialFile {
-    /// Creates `.<name>.partial-<pid>-<n>` in the destination's directory.
-    pub(crate) fn create(dest: &Path) -> Result<Self> {
+    /// Creates the temporary file in the destination's directory.
+    pub fn create(dest: &Path) -> Result<Self> {
         let name = dest.file_name().ok_or_else(|| {
             Error::io(dest, std::io::Error::other("destination has no file name"))
         })?;
@@ -361,8 +365,18 @@ impl PartialFile {
         })
     }
 
-    /// Renames the file to its destination.
-    pub(crate) fn commit(mut self, dest: &Path) -> Result<()> {
+    /// The temporary file, open for reading and writing.
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Its temporary path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the file to its destination (replacing what is there).
+    pub fn commit(mut self, dest: &Path) -> Result<()> {
         std::fs::rename(&self.path, dest).map_err(|e| Error::io(dest, e))?;
         self.committed = true;
         Ok(())
