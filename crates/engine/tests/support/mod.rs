@@ -2,6 +2,8 @@
 //! plan, apply and re-plan.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod world;
+
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use vmbackup_engine::target::{TargetBackup, TargetListing};
