@@ -236,3 +236,20 @@ async fn vm_image_metadata() {
         None
     );
 }
+
+#[tokio::test]
+async fn an_empty_target_lists_nothing() {
+    let (_dir, target) = local_target();
+    assert!(target.list_vm_backup_metadata().await.unwrap().is_empty());
+    assert!(target.list_vm_image_metadata().await.unwrap().is_empty());
+    assert!(target.list_volumes().await.unwrap().volumes.is_empty());
+    assert!(target.list_backups("vol").await.unwrap().backups.is_empty());
+    assert!(target.volume_config_opt("vol").await.unwrap().is_none());
+    assert!(
+        target
+            .read_vm_backup_metadata("default", "x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}

@@ -197,6 +197,22 @@ mod tests {
     }
 
     #[test]
+    fn secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret.yaml");
+        std::fs::write(&path, "stringData:\n  AZBLOB_ACCOUNT_NAME: acct\n").unwrap();
+        let c = Credentials::from_secret_file(&path).unwrap();
+        assert_eq!(c.get("AZBLOB_ACCOUNT_NAME"), Some("acct"));
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(2 << 20)
+            .unwrap();
+        assert!(Credentials::from_secret_file(&path).is_err());
+        let e = Credentials::from_secret_file(&dir.path().join("missing")).unwrap_err();
+        assert!(e.to_string().contains("missing"), "{e}");
+    }
+
+    #[test]
     fn bad_secrets() {
         for bad in ["[]", "kind: Secret\n", "data:\n  K: '***'\n", "data: 5\n"] {
             let e = Credentials::from_secret_str(bad, "s.yaml").unwrap_err();
