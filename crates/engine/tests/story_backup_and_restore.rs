@@ -3,6 +3,8 @@
 //! namespace, and over the VM it was taken from; and the restores that are
 //! refused without changing anything.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::world::*;

@@ -1,6 +1,8 @@
 //! DESIGN.md: legacy objects whose handle is `bs://<PVC name>/<backup>` are
 //! detected and repaired without losing a byte.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use support::*;

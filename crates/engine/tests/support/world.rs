@@ -469,19 +469,16 @@ fn ensure_backup(
         "longhorn-system",
         backup,
     );
-    if !objects.contains_key(&bref) {
+    objects.entry(bref).or_insert_with(|| {
         let mut status = json!({"state": "Completed", "volumeName": volume, "backupTargetName": "default", "progress": 100});
         if let Some(s) = snapshot {
             status["snapshotName"] = json!(s);
         }
-        objects.insert(
-            bref,
-            json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
-                "metadata": {"name": backup, "namespace": "longhorn-system", "uid": format!("uid-{backup}"),
-                    "labels": {"backup-volume": volume, "backup-target": "default"}},
-                "spec": {}, "status": status}),
-        );
-    }
+        json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
+            "metadata": {"name": backup, "namespace": "longhorn-system", "uid": format!("uid-{backup}"),
+                "labels": {"backup-volume": volume, "backup-target": "default"}},
+            "spec": {}, "status": status})
+    });
     if !objects
         .values()
         .any(|v| v["kind"] == "BackupVolume" && v["spec"]["volumeName"] == volume)
