@@ -104,3 +104,200 @@ fn repair_creates_a_correct_pair_relinks_and_retires_the_old_one_retain_first() 
         again.findings
     );
 }
+
+mod with_restores {
+    use serde_json::json;
+    use vmbackup_engine::{Action, Code, Kind, Object, ObjectRef};
+
+    use super::support::world::*;
+    use super::support::{content, obj};
+
+    const NS: &str = "default";
+    const VMB: &str = "vm1-b1";
+
+    /// A backup of `vm1` whose snapshot was turned into what older
+    /// Harvester left after a rediscovery: `<vb>-vsc` with
+    /// `bs://<PVC name>/<backup>`, which Longhorn ≥ 1.8 cannot resolve.
+    fn legacy_world() -> (World, String, String, String) {
+        let mut w = World::new(cluster(NS, "vm1", 1, Some(0)));
+        w.put(vec![new_vmbackup(NS, VMB, "vm1")]);
+        w.run(10);
+        let vmb = w.view.vmbackup(NS, VMB).unwrap().clone();
+        let vb = vmb.volume_backups()[0].clone();
+        let vb_name = vb.name.clone().unwrap();
+        let lhb = vb.longhorn_backup_name.clone().unwrap();
+        let pvc = vb.pvc_name().unwrap().to_owned();
+        let vs = w.view.snapshot(NS, &vb_name).unwrap().clone();
+        let old_content = w.view.content_of_snapshot(&vs).unwrap();
+        let old = ObjectRef::cluster(
+            Kind::VolumeSnapshotContent,
+            old_content.metadata.name.clone().unwrap(),
+        );
+        w.remove(&[
+            old,
+            ObjectRef::namespaced(Kind::VolumeSnapshot, NS, &vb_name),
+        ]);
+        let vsc = format!("{vb_name}-vsc");
+        w.put(vec![
+            content(&vsc, &format!("bs://{pvc}/{lhb}"), "Delete", &vb_name),
+            obj(json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": vb_name, "namespace": NS, "uid": "uid-old-vs", "resourceVersion": "3",
+                    "ownerReferences": [{"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+                        "name": VMB, "uid": format!("uid-{VMB}"), "controller": true}]},
+                "spec": {"source": {"volumeSnapshotContentName": vsc}, "volumeSnapshotClassName": "longhorn"},
+                "status": {"boundVolumeSnapshotContentName": vsc, "readyToUse": true}})),
+        ]);
+        (w, vb_name, lhb, pvc)
+    }
+
+    fn legacy_handles(w: &World) -> Vec<String> {
+        w.view
+            .contents()
+            .values()
+            .filter_map(|c| c.snapshot_handle())
+            .filter(|h| h.starts_with("bs://"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_same_namespace_restore_of_a_legacy_backup_repairs_the_handle_first_then_restores() {
+        let (mut w, vb_name, lhb, _) = legacy_world();
+        assert!(
+            w.plan()
+                .findings
+                .iter()
+                .any(|f| f.code == Code::LegacyHandle)
+        );
+        w.put(vec![new_vmrestore(NS, "r1", NS, VMB, "vm2", true, None)]);
+        let first = w.turn();
+        // No PVC is made from the broken snapshot: the handle is repaired first.
+        assert!(
+            first
+                .steps
+                .iter()
+                .all(|s| s.action.target().kind != Kind::PersistentVolumeClaim),
+            "{:#?}",
+            first.steps
+        );
+        assert!(
+            first
+                .steps
+                .iter()
+                .any(|s| s.action.target().name == format!("{vb_name}-snap-revise-vsc"))
+        );
+        w.run(20);
+        let vmr = w.view.vmrestores().values().next().unwrap();
+        assert!(vmr.is_complete(), "{:#?}", vmr.status);
+        let pvc = w.view.pvc(NS, "restore-vm1-b1-uid-r1-disk-0").unwrap();
+        assert_eq!(
+            pvc.spec
+                .as_ref()
+                .unwrap()
+                .data_source
+                .as_ref()
+                .unwrap()
+                .name,
+            format!("{vb_name}-snap-revise")
+        );
+        assert!(w.view.longhorn_backup(&lhb).is_some());
+        assert!(legacy_handles(&w).is_empty(), "{:?}", legacy_handles(&w));
+        let vmb = w.view.vmbackup(NS, VMB).unwrap();
+        assert!(vmb.is_ready());
+        assert_eq!(
+            w.listing().vm_backups[&(NS.to_owned(), VMB.to_owned())].volume_backups[0]
+                .name
+                .as_deref(),
+            Some(format!("{vb_name}-snap-revise").as_str())
+        );
+    }
+
+    #[test]
+    fn a_stuck_restore_into_another_namespace_gets_a_content_with_the_right_handle_and_completes() {
+        let mut w = World::new(cluster(NS, "vm1", 1, Some(0)));
+        w.put(vec![new_vmbackup(NS, VMB, "vm1")]);
+        w.run(10);
+        let vb = w.view.vmbackup(NS, VMB).unwrap().volume_backups()[0].clone();
+        let vb_name = vb.name.clone().unwrap();
+        let lhb = vb.longhorn_backup_name.clone().unwrap();
+        let pvc = vb.pvc_name().unwrap().to_owned();
+        let vs = vmbackup_engine::naming::restore_snapshot_name("r1", &vb_name);
+        let vsc = vmbackup_engine::naming::restore_content_name("new-ns", "r1", &vb_name);
+        let restored = "restore-vm1-b1-uid-r1-disk-0";
+        // What a Harvester release before the fix left behind: a restore
+        // content naming the PVC, a PVC stuck Pending on it, the VM.
+        let mut stuck_vsc = content(&vsc, &format!("bs://{pvc}/{lhb}"), "Retain", &vs).to_value();
+        stuck_vsc["spec"]["volumeSnapshotRef"]["namespace"] = json!("new-ns");
+        let mut vm = vm_with_disks("new-ns", "vm1", 1, "uid-vm1-new")
+            .into_iter()
+            .find(|o| o.kind() == Kind::VirtualMachine)
+            .unwrap()
+            .to_value();
+        vm["metadata"]["annotations"] = json!({"restore.harvesterhci.io/last-restore-uid": "r1-uid-r1",
+            "restore.harvesterhci.io/name": "r1"});
+        vm["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] =
+            json!(restored);
+        vm["status"] = json!({"created": true, "ready": false, "printableStatus": "Starting"});
+        w.put(vec![
+            support_namespace("new-ns"),
+            Object::from_value(stuck_vsc).unwrap(),
+            obj(json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": vs, "namespace": "new-ns", "uid": "uid-stuck-vs",
+                    "ownerReferences": [{"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineRestore",
+                        "name": "r1", "uid": "uid-r1", "blockOwnerDeletion": true}]},
+                "spec": {"source": {"volumeSnapshotContentName": vsc}, "volumeSnapshotClassName": "longhorn"},
+                "status": {"boundVolumeSnapshotContentName": vsc, "readyToUse": true}})),
+            obj(json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": restored, "namespace": "new-ns", "uid": "uid-stuck-pvc",
+                    "annotations": {"restore.harvesterhci.io/name": "r1"}},
+                "spec": {"accessModes": ["ReadWriteMany"], "resources": {"requests": {"storage": "10Gi"}},
+                    "storageClassName": "longhorn", "volumeMode": "Block",
+                    "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": vs}},
+                "status": {"phase": "Pending"}})),
+            Object::from_value(vm).unwrap(),
+            obj(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineRestore",
+                "metadata": {"name": "r1", "namespace": "new-ns", "uid": "uid-r1", "resourceVersion": "5",
+                    "finalizers": ["wrangler.cattle.io/harvester-vm-restore-controller"]},
+                "spec": {"target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"},
+                    "virtualMachineBackupName": VMB, "virtualMachineBackupNamespace": NS, "newVM": true},
+                "status": {"complete": false, "restores": [{"volumeName": "disk-0", "volumeBackupName": vb_name,
+                    "persistentVolumeClaimSpec": {"metadata": {"name": restored, "namespace": "new-ns"}}}]}})),
+        ]);
+        // The stuck PVC holds no data: it goes with the broken pair.
+        let first = w.turn();
+        let deletes: Vec<String> = first
+            .steps
+            .iter()
+            .filter(|s| matches!(s.action, Action::Delete { .. }))
+            .map(|s| s.action.target().name)
+            .collect();
+        assert_eq!(deletes, [restored.to_owned(), vs.clone(), vsc.clone()]);
+        w.run(20);
+        let vmr = w.view.vmrestores().values().next().unwrap();
+        assert!(vmr.is_complete(), "{:#?}", vmr.status);
+        let made = w
+            .plans
+            .iter()
+            .flat_map(|p| &p.steps)
+            .find_map(|s| match &s.action {
+                Action::Create { object } if object.kind() == Kind::VolumeSnapshotContent => {
+                    Some(object.to_value())
+                }
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(
+            made["spec"]["source"]["snapshotHandle"],
+            format!("bak://{}/{lhb}", vb.pv_name().unwrap())
+        );
+        assert_eq!(made["spec"]["deletionPolicy"], "Retain");
+        assert!(w.view.longhorn_backup(&lhb).is_some());
+        let pvc = w.view.pvc("new-ns", restored).unwrap();
+        assert_eq!(pvc.status.as_ref().unwrap().phase.as_deref(), Some("Bound"));
+        assert!(legacy_handles(&w).is_empty());
+    }
+
+    fn support_namespace(name: &str) -> Object {
+        super::support::namespace(name)
+    }
+}
