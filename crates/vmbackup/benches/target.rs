@@ -67,7 +67,12 @@ fn main() {
         time(Command::new("cp").arg(&image).arg(&copy)).0
     });
     let sha = median(runs, || {
-        time(Command::new("sha512sum").arg(&data_only).stdout(Stdio::null())).0
+        time(
+            Command::new("sha512sum")
+                .arg(&data_only)
+                .stdout(Stdio::null()),
+        )
+        .0
     });
     let lz4 = median(runs, || {
         time(
@@ -86,7 +91,10 @@ fn main() {
     let full = median(runs, || {
         let _ = std::fs::remove_dir_all(&target);
         std::fs::create_dir(&target).unwrap();
-        let (d, rss) = time(vmbackup(&bin, &["import", "--target", &t, "--volume", "vol", "--from", &img]));
+        let (d, rss) = time(&mut vmbackup(
+            &bin,
+            &["import", "--target", &t, "--volume", "vol", "--from", &img],
+        ));
         import_rss = import_rss.max(rss);
         d
     });
@@ -96,29 +104,35 @@ fn main() {
     let out = dir.join("export.raw");
     let o = out.to_str().unwrap().to_owned();
     let mut export_rss = 0;
-    let mut export_args = vec!["export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o];
+    let mut export_args = vec![
+        "export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o,
+    ];
     let export = median(runs, || {
         let _ = std::fs::remove_file(&out);
-        let (d, rss) = time(vmbackup(&bin, &export_args));
+        let (d, rss) = time(&mut vmbackup(&bin, &export_args));
         export_rss = export_rss.max(rss);
         d
     });
-    assert_eq!(sha512_of(&out), sha512_of(&image), "the export differs from the image");
+    assert_eq!(
+        sha512_of(&out),
+        sha512_of(&image),
+        "the export differs from the image"
+    );
     export_args.push("--no-lock");
     let export_nolock = median(runs, || {
         let _ = std::fs::remove_file(&out);
-        time(vmbackup(&bin, &export_args)).0
+        time(&mut vmbackup(&bin, &export_args)).0
     });
     let _ = std::fs::remove_file(&out);
     let mut verify_rss = 0;
     let mut verify_args = vec!["verify", "--target", &t, "--volume", "vol"];
     let verify = median(runs, || {
-        let (d, rss) = time(vmbackup(&bin, &verify_args));
+        let (d, rss) = time(&mut vmbackup(&bin, &verify_args));
         verify_rss = verify_rss.max(rss);
         d
     });
     verify_args.push("--no-lock");
-    let verify_nolock = median(runs, || time(vmbackup(&bin, &verify_args)).0);
+    let verify_nolock = median(runs, || time(&mut vmbackup(&bin, &verify_args)).0);
 
     // Incremental import after changing 1% of the blocks (at least one).
     let total_blocks = size_mib * MIB / BLOCK;
@@ -128,7 +142,10 @@ fn main() {
     let incremental = median(runs, || {
         round += 1;
         change_blocks(&image, &blocks, changes, round);
-        let (d, rss) = time(vmbackup(&bin, &["import", "--target", &t, "--volume", "vol", "--from", &img]));
+        let (d, rss) = time(&mut vmbackup(
+            &bin,
+            &["import", "--target", &t, "--volume", "vol", "--from", &img],
+        ));
         incr_rss = incr_rss.max(rss);
         d
     });
@@ -136,16 +153,46 @@ fn main() {
     let secs = |d: Duration| d.as_secs_f64();
     let rows = [
         ("export raw (with lock)", secs(export), "cp", secs(cp), 1.5),
-        ("export raw --no-lock", secs(export_nolock), "cp", secs(cp), 1.5),
-        ("verify (with lock)", secs(verify), "sha512sum of the data", secs(sha), 1.2),
-        ("verify --no-lock", secs(verify_nolock), "sha512sum of the data", secs(sha), 1.2),
-        ("full import", secs(full), "lz4 -1 | sha512sum", secs(lz4), 1.5),
-        ("incremental import (1% changed)", secs(incremental), "full import", secs(full), 0.10),
+        (
+            "export raw --no-lock",
+            secs(export_nolock),
+            "cp",
+            secs(cp),
+            1.5,
+        ),
+        (
+            "verify (with lock)",
+            secs(verify),
+            "sha512sum of the data",
+            secs(sha),
+            1.2,
+        ),
+        (
+            "verify --no-lock",
+            secs(verify_nolock),
+            "sha512sum of the data",
+            secs(sha),
+            1.2,
+        ),
+        (
+            "full import",
+            secs(full),
+            "lz4 -1 | sha512sum",
+            secs(lz4),
+            1.5,
+        ),
+        (
+            "incremental import (1% changed)",
+            secs(incremental),
+            "full import",
+            secs(full),
+            0.10,
+        ),
     ];
     println!();
     println!(
-        "{:<34} {:>9}  {:<24} {:>9}  {:>7}  {:>6}  {}",
-        "operation", "time s", "floor", "floor s", "ratio", "goal", "met"
+        "{:<34} {:>9}  {:<24} {:>9}  {:>7}  {:>6}  met",
+        "operation", "time s", "floor", "floor s", "ratio", "goal"
     );
     for (name, t, floor, f, goal) in rows {
         let ratio = t / f;
@@ -156,7 +203,10 @@ fn main() {
         );
     }
     println!();
-    println!("{:<34} {:>12}  {:>8}  {}", "peak memory (VmHWM)", "MiB", "goal", "met");
+    println!(
+        "{:<34} {:>12}  {:>8}  met",
+        "peak memory (VmHWM)", "MiB", "goal"
+    );
     for (name, kib) in [
         ("export", export_rss),
         ("verify", verify_rss),
@@ -178,12 +228,18 @@ fn main() {
 }
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
-    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn vmbackup(bin: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin);
-    c.arg("target").args(args).args(["--progress", "none"]).stdout(Stdio::null());
+    c.arg("target")
+        .args(args)
+        .args(["--progress", "none"])
+        .stdout(Stdio::null());
     c
 }
 
@@ -268,7 +324,8 @@ fn change_blocks(image: &Path, blocks: &[u64], count: u64, round: u64) {
     for _ in 0..count {
         let b = blocks[(rng.next() % blocks.len() as u64) as usize];
         rng.fill(&mut buf);
-        f.write_all_at(&buf, b * BLOCK + (rng.next() % 500) * 4096).unwrap();
+        f.write_all_at(&buf, b * BLOCK + (rng.next() % 500) * 4096)
+            .unwrap();
     }
     f.sync_all().unwrap();
 }
@@ -281,7 +338,9 @@ fn last_backup(target: &Path) -> String {
             if p.is_dir() {
                 stack.push(p);
             } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
-                && let Some(b) = name.strip_prefix("backup_").and_then(|n| n.strip_suffix(".cfg"))
+                && let Some(b) = name
+                    .strip_prefix("backup_")
+                    .and_then(|n| n.strip_suffix(".cfg"))
             {
                 return b.to_owned();
             }

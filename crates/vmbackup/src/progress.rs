@@ -109,9 +109,10 @@ impl Progress for Reporter {
                     *last = (tenth, Instant::now());
                 }
                 eprintln!(
-                    "{}: {}% of {}",
+                    "{}: {}% ({} of {})",
                     self.label,
                     done * 100 / total.max(1),
+                    human_bytes(done),
                     human_bytes(total)
                 );
             }

@@ -1,0 +1,321 @@
+//! A damaged or unusable backup target, end to end: `verify` names every bad
+//! block with its backup, offset and file and exits 1; exports of damaged
+//! backups fail without leaving a file behind; bad URLs, names, files and
+//! credentials give clear errors, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod target_common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use target_common::*;
+
+const MIB: u64 = 1 << 20;
+
+/// A target with one backup of a 6 MiB disk (blocks at 0, 2 and 4 MiB).
+fn target_with_backup(work: &Path) -> (String, String) {
+    let target = work.join("target");
+    std::fs::create_dir(&target).unwrap();
+    let disk = work.join("disk.img");
+    make_image(
+        &disk,
+        6 * MIB,
+        &[
+            (0, MIB as usize, Fill::Random(1)),
+            (2 * MIB, MIB as usize, Fill::Random(2)),
+            (4 * MIB, 5000, Fill::Random(3)),
+        ],
+    );
+    let target = target.to_str().unwrap().to_owned();
+    let out = ok(vmbackup_target(&[
+        "import",
+        "--target",
+        &target,
+        "--volume",
+        "pvc-damaged",
+        "--from",
+        disk.to_str().unwrap(),
+    ]));
+    (target, last_line(&out))
+}
+
+/// The backup config on disk, and the block file (relative to the target)
+/// used at each offset.
+fn blocks_by_offset(target: &str, backup: &str) -> Vec<(u64, String)> {
+    let cfg = files_below(Path::new(target))
+        .into_iter()
+        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
+        .unwrap();
+    let cfg: Value =
+        serde_json::from_slice(&std::fs::read(Path::new(target).join(&cfg)).unwrap()).unwrap();
+    let blocks = files_below(Path::new(target));
+    cfg["Blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            let sum = b["BlockChecksum"].as_str().unwrap();
+            let file = blocks
+                .iter()
+                .find(|f| f.ends_with(&format!("{sum}.blk")))
+                .unwrap()
+                .clone();
+            (b["Offset"].as_u64().unwrap(), file)
+        })
+        .collect()
+}
+
+#[test]
+fn verify_reports_each_bad_block_and_exits_1() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let blocks = blocks_by_offset(&target, &backup);
+    assert_eq!(blocks.len(), 3);
+    let (flipped_at, flipped) = blocks[1].clone();
+    let (missing_at, missing) = blocks[2].clone();
+
+    // Bit rot in one block file, another block file lost.
+    let path = PathBuf::from(&target).join(&flipped);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    std::fs::write(&path, bytes).unwrap();
+    std::fs::remove_file(PathBuf::from(&target).join(&missing)).unwrap();
+
+    let o = vmbackup_target(&["verify", "--target", &target]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = stdout(&o);
+    assert!(report.contains("volume pvc-damaged: DAMAGED"), "{report}");
+    for (offset, file) in [(flipped_at, &flipped), (missing_at, &missing)] {
+        let line = report
+            .lines()
+            .find(|l| l.contains(&format!("offset {offset} ")))
+            .unwrap_or_else(|| panic!("offset {offset} not reported:\n{report}"));
+        assert!(line.contains(&format!("backup {backup}")), "{line}");
+        assert!(line.contains(&format!("file {file}")), "{line}");
+    }
+    // The intact block is not reported.
+    assert!(
+        !report.contains(&format!("offset {} ", blocks[0].0)),
+        "{report}"
+    );
+
+    let o = vmbackup_target(&[
+        "verify",
+        "--target",
+        &target,
+        "--volume",
+        "pvc-damaged",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let bad = v[0]["badBlocks"].as_array().unwrap();
+    assert_eq!(bad.len(), 2);
+    assert_eq!(bad[0]["backup"], backup.as_str());
+    assert_eq!(bad[0]["offset"], flipped_at.min(missing_at));
+    assert!(bad.iter().any(|b| b["file"] == flipped.as_str()
+        && b["error"].as_str().unwrap().contains("checksum")
+        || b["file"] == flipped.as_str()
+            && b["error"].as_str().unwrap().contains("damaged block")));
+    assert!(
+        bad.iter().any(|b| b["file"] == missing.as_str()
+            && b["error"].as_str().unwrap().contains("cannot find"))
+    );
+
+    // Exporting the damaged backup fails, naming the block, and leaves no
+    // file behind.
+    for format in ["raw", "qcow2"] {
+        let dest = work.path().join(format!("out.{format}"));
+        let err = fails(vmbackup_target(&[
+            "export",
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+            "--to",
+            dest.to_str().unwrap(),
+            "--format",
+            format,
+        ]));
+        assert!(err.contains(".blk"), "{err}");
+        assert!(!dest.exists());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_broken_backup_config_is_damage_too() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let cfg = files_below(Path::new(&target))
+        .into_iter()
+        .find(|f| f.ends_with(".cfg") && f.contains("/backups/"))
+        .unwrap();
+    std::fs::write(Path::new(&target).join(&cfg), b"{\"Name\": ").unwrap();
+    let o = vmbackup_target(&["verify", "--target", &target]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = stdout(&o);
+    assert!(report.contains(&format!("bad backup {backup}")), "{report}");
+    assert!(report.contains(&cfg), "the config file is named:\n{report}");
+
+    // `ls` still lists it, as unreadable.
+    let table = ok(vmbackup_target(&["ls", "--target", &target]));
+    assert!(table.contains("unreadable"), "{table}");
+    // `show` fails naming the file.
+    let err = fails(vmbackup_target(&[
+        "show",
+        "--target",
+        &target,
+        "--volume",
+        "pvc-damaged",
+        "--backup",
+        &backup,
+    ]));
+    assert!(err.contains(&cfg), "{err}");
+}
+
+#[test]
+fn unusable_targets_and_arguments_give_clear_errors() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let missing_dir = work.path().join("nowhere");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["ls".into(), "--target".into(), "gs://bucket/path".into()],
+            "scheme \"gs\" is not supported",
+        ),
+        (
+            vec![
+                "ls".into(),
+                "--target".into(),
+                missing_dir.display().to_string(),
+            ],
+            "nowhere",
+        ),
+        (
+            vec![
+                "ls".into(),
+                "--target".into(),
+                "nfs://server:/export".into(),
+            ],
+            "mount point",
+        ),
+        (
+            vec![
+                "ls".into(),
+                "--target".into(),
+                target.clone(),
+                "--mount-point".into(),
+                "/mnt".into(),
+            ],
+            "--mount-point applies to nfs:// and cifs://",
+        ),
+        (
+            vec![
+                "ls".into(),
+                "--target".into(),
+                "s3://bucket@us-east-1".into(),
+            ],
+            "missing path",
+        ),
+        (
+            vec![
+                "ls".into(),
+                "--target".into(),
+                "s3://bucket@us-east-1/".into(),
+                "--credentials".into(),
+                missing_dir.join("secret.yaml").display().to_string(),
+            ],
+            "secret.yaml",
+        ),
+        (
+            vec![
+                "show".into(),
+                "--target".into(),
+                target.clone(),
+                "--volume".into(),
+                "../../etc".into(),
+                "--backup".into(),
+                backup.clone(),
+            ],
+            "invalid volume name",
+        ),
+        (
+            vec![
+                "show".into(),
+                "--target".into(),
+                target.clone(),
+                "--volume".into(),
+                "pvc-damaged".into(),
+                "--backup".into(),
+                "backup-nope".into(),
+            ],
+            "backup_backup-nope.cfg",
+        ),
+        (
+            vec![
+                "export".into(),
+                "--target".into(),
+                target.clone(),
+                "--volume".into(),
+                "pvc-other".into(),
+                "--backup".into(),
+                backup.clone(),
+                "--to".into(),
+                work.path().join("x.img").display().to_string(),
+            ],
+            "volume.cfg",
+        ),
+        (
+            vec![
+                "import".into(),
+                "--target".into(),
+                target.clone(),
+                "--volume".into(),
+                "pvc-damaged".into(),
+                "--from".into(),
+                work.path().join("no-such.img").display().to_string(),
+            ],
+            "no-such.img",
+        ),
+    ];
+    for (args, expected) in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = fails(vmbackup_target(&args));
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in:\n{err}"
+        );
+    }
+
+    // A malformed credentials file is named with the field at fault.
+    let secret = work.path().join("secret.yaml");
+    std::fs::write(&secret, "kind: Secret\ndata:\n  AWS_ACCESS_KEY_ID: '***'\n").unwrap();
+    let err = fails(vmbackup_target(&[
+        "ls",
+        "--target",
+        "s3://bucket@us-east-1/",
+        "--credentials",
+        secret.to_str().unwrap(),
+    ]));
+    assert!(
+        err.contains("secret.yaml") && err.contains("data.AWS_ACCESS_KEY_ID"),
+        "{err}"
+    );
+
+    // Usage errors are clap's: exit 2.
+    let o = vmbackup_target(&["verify", "--target", &target, "--backup", &backup]);
+    assert_eq!(o.status.code(), Some(2), "--backup needs --volume");
+
+    // Nothing was created by the failed commands.
+    assert!(!work.path().join("x.img").exists());
+}
