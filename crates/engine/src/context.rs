@@ -56,6 +56,10 @@ pub const VMRESTORE_FINALIZER: &str = wellknown::FINALIZER_VM_RESTORE_CONTROLLER
 pub const ANNOTATION_TARGET_UNAVAILABLE_SINCE: &str = "vmbackup.io/target-unavailable-since";
 /// On the backup-target setting: a rediscovery was asked for at this time.
 pub const ANNOTATION_SYNC_REQUESTED_AT: &str = "vmbackup.io/sync-requested-at";
+/// On the backup-target setting: the last rediscovery skipped backups only
+/// because Longhorn had not synced their Backup objects yet; it runs again
+/// once Longhorn has synced.
+pub const ANNOTATION_WAITING_FOR_LONGHORN: &str = "vmbackup.io/rediscovery-waits-for-longhorn";
 /// Condition on the backup-target setting describing the last rediscovery.
 pub const CONDITION_REDISCOVERY: &str = "vmbackup.io/Rediscovery";
 

@@ -19,7 +19,8 @@ use vmbackup_api::{BackupType, VirtualMachineBackup, VirtualMachineBackupStatus}
 use crate::build;
 use crate::conditions;
 use crate::context::{
-    Ctx, Out, VMBACKUP_FINALIZER, create, deleting, name_of, ns_of, patch_action, same_object,
+    Ctx, Out, TargetRead, VMBACKUP_FINALIZER, create, deleting, name_of, ns_of, patch_action,
+    same_object,
 };
 use crate::finding::{Code, Finding, Severity};
 use crate::metadata::VmBackupMetadata;
@@ -592,6 +593,26 @@ fn snapshots(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit, out: &
             Some(vs) if deleting(&vs.metadata) => {
                 out.requeue(crate::context::PROGRESS_REQUEUE);
             }
+            Some(vs) if is_backup && vb.longhorn_backup_name.is_some() && content_lost(ctx, vs) => {
+                // The content this snapshot is bound to is gone (lost with
+                // the cluster's state): the snapshot can never be used
+                // again. It is deleted; the next plan binds a new one to a
+                // pre-provisioned content for the Longhorn backup.
+                unit.creates.push((
+                    Action::Delete {
+                        target: ObjectRef::namespaced(Kind::VolumeSnapshot, &ns, &vb_name),
+                        precondition: same_object(&vs.metadata),
+                    },
+                    format!(
+                        "VolumeSnapshot {ns}/{vb_name} is bound to a content that no longer exists: replace it by one bound to Longhorn backup {}",
+                        vb.longhorn_backup_name.as_deref().unwrap_or_default()
+                    ),
+                    R,
+                ));
+                vb.ready_to_use = Some(false);
+                vb.error = None;
+                out.requeue(crate::context::PROGRESS_REQUEUE);
+            }
             Some(vs) => {
                 // Adopt a snapshot created before this VMBackup had a UID.
                 if uid.is_some()
@@ -686,6 +707,18 @@ fn snapshots(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit, out: &
             }
         }
     }
+}
+
+/// Whether the content a VolumeSnapshot is bound to (or names) is known
+/// not to exist.
+fn content_lost(ctx: &Ctx, vs: &vmbackup_api::VolumeSnapshot) -> bool {
+    let bound = vs
+        .status
+        .as_ref()
+        .and_then(|s| s.bound_volume_snapshot_content_name.as_deref())
+        .or(vs.spec.source.volume_snapshot_content_name.as_deref());
+    ctx.view.is_listed(Kind::VolumeSnapshotContent)
+        && bound.is_some_and(|name| ctx.view.content(name).is_none())
 }
 
 fn want_ready_but_lost(vb: &VolumeBackup) -> bool {
@@ -1007,7 +1040,16 @@ pub enum Health {
 pub fn health_problem(ctx: &Ctx, vmb: &VirtualMachineBackup) -> Health {
     let view = ctx.view;
     let Some(listing) = ctx.listing() else {
-        return Health::Unknown;
+        // As Harvester's check: a target that cannot be listed makes its
+        // backups not ready, with the error as the reason; they are ready
+        // again once a listing shows their data.
+        return match &ctx.read {
+            TargetRead::Unavailable(reason) => Health::Bad {
+                reason: reason.clone(),
+                code: Code::TargetUnavailable,
+            },
+            _ => Health::Unknown,
+        };
     };
     for vb in vmb.volume_backups() {
         let Some(lhb) = vb.longhorn_backup_name.as_deref() else {

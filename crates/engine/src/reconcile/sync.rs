@@ -20,9 +20,10 @@ use vmbackup_api::{VirtualMachineBackup, VolumeBackup};
 
 use crate::conditions;
 use crate::context::{
-    ANNOTATION_SYNC_REQUESTED_AT, ANNOTATION_TARGET_UNAVAILABLE_SINCE, CONDITION_REDISCOVERY, Ctx,
-    LONGHORN_DEFAULT_POLL, Out, TargetConfig, TargetRead, UNAVAILABLE_RETRY, create, deleting,
-    parse_duration, patch_action, pinned,
+    ANNOTATION_SYNC_REQUESTED_AT, ANNOTATION_TARGET_UNAVAILABLE_SINCE,
+    ANNOTATION_WAITING_FOR_LONGHORN, CONDITION_REDISCOVERY, Ctx, LONGHORN_DEFAULT_POLL, Out,
+    TargetConfig, TargetRead, UNAVAILABLE_RETRY, create, deleting, parse_duration, patch_action,
+    pinned,
 };
 use crate::finding::{Code, Finding, Severity};
 use crate::metadata::VmBackupMetadata;
@@ -77,6 +78,11 @@ pub fn due(ctx: &Ctx, setting: &Setting, interval: i64) -> Due {
     {
         return Due::Yes("a rediscovery was requested".into());
     }
+    if annotations.contains_key(ANNOTATION_WAITING_FOR_LONGHORN)
+        && let Some(why) = waiting_for_longhorn(ctx, last)
+    {
+        return Due::Yes(why);
+    }
     if interval <= 0 {
         return Due::No(None);
     }
@@ -86,6 +92,26 @@ pub fn due(ctx: &Ctx, setting: &Setting, interval: i64) -> Due {
     } else {
         Due::No((next - ctx.now).to_std().ok())
     }
+}
+
+/// Whether the last rediscovery, which skipped backups only because
+/// Longhorn had not synced their Backup CRs, should run again: Longhorn's
+/// BackupTarget synced since (or, when Longhorn does not say, a retry
+/// interval passed).
+fn waiting_for_longhorn(ctx: &Ctx, last: DateTime<Utc>) -> Option<String> {
+    let synced = ctx
+        .view
+        .backup_targets()
+        .get(wellknown::LONGHORN_DEFAULT_BACKUP_TARGET)
+        .and_then(|bt| bt.status.as_ref())
+        .and_then(|s| s.last_synced_at.as_deref())
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let ready = match synced {
+        Some(synced) => synced > last,
+        None => ctx.now >= last + chrono::Duration::from_std(UNAVAILABLE_RETRY).ok()?,
+    };
+    ready.then(|| "backups on the target waited for Longhorn to sync their Backup objects".into())
 }
 
 /// Plans the target sync.
@@ -102,6 +128,7 @@ pub fn reconcile(ctx: &Ctx, out: &mut Out) {
                 a.remove(wellknown::ANNOTATION_SETTING_HASH);
                 a.remove(wellknown::ANNOTATION_SETTING_LAST_REFRESH_TIME);
                 a.remove(ANNOTATION_TARGET_UNAVAILABLE_SINCE);
+                a.remove(ANNOTATION_WAITING_FOR_LONGHORN);
             }
             if let Some(action) = patch_action(setting_ref, &setting.metadata, setting, &want) {
                 out.step(R, action, "no backup target: forget the last rediscovery");
@@ -169,6 +196,14 @@ pub fn reconcile(ctx: &Ctx, out: &mut Out) {
         ctx.now_text.clone(),
     );
     annotations.remove(ANNOTATION_TARGET_UNAVAILABLE_SINCE);
+    if summary.waits_for_longhorn {
+        annotations.insert(
+            ANNOTATION_WAITING_FOR_LONGHORN.to_owned(),
+            "true".to_owned(),
+        );
+    } else {
+        annotations.remove(ANNOTATION_WAITING_FOR_LONGHORN);
+    }
     let status = want.status.get_or_insert_with(SettingStatus::default);
     conditions::set(
         &mut status.conditions,
@@ -191,6 +226,7 @@ pub fn reconcile(ctx: &Ctx, out: &mut Out) {
 struct Summary {
     imported: Vec<String>,
     skipped: Vec<(String, String)>,
+    waits_for_longhorn: bool,
 }
 
 impl Summary {
@@ -297,6 +333,7 @@ fn rediscover(ctx: &Ctx, listing: &TargetListing, out: &mut Out) -> Summary {
     if wants_longhorn_sync {
         request_longhorn_sync(ctx, out);
     }
+    summary.waits_for_longhorn = wants_longhorn_sync;
     summary
 }
 

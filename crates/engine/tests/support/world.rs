@@ -448,10 +448,28 @@ impl World {
             .flat_map(|(vol, v)| v.backups.keys().map(move |b| (vol.clone(), b.clone())))
             .collect();
         let mut target = self.target.clone();
+        let before = objects.len();
         for (volume, backup) in pairs {
             ensure_backup(objects, &mut target, &volume, &backup, None);
         }
         self.target = target;
+        // Longhorn records when it synced (just after the plan was made).
+        let added = objects.len() != before;
+        let synced = (self.now + chrono::Duration::seconds(1))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        for v in objects.values_mut() {
+            if v["kind"] != "BackupTarget" {
+                continue;
+            }
+            let requested = v["spec"]["syncRequestedAt"].as_str().unwrap_or_default();
+            let last = v["status"]["lastSyncedAt"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if added || requested > last.as_str() {
+                v["status"]["lastSyncedAt"] = json!(synced);
+            }
+        }
     }
 }
 
