@@ -63,6 +63,9 @@ pub enum SourceError {
         /// What was found instead.
         hint: String,
     },
+    /// Several files could not be read (each error names its file).
+    #[error("{} files could not be read:\n  {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
+    Several(Vec<SourceError>),
     /// Live cluster access is not available.
     #[error(
         "reading a live cluster (--kubeconfig/--context) is not available: give the objects with --from DIR (the output of `kubectl get ... -o yaml`) or a support bundle with --bundle FILE"
@@ -71,6 +74,15 @@ pub enum SourceError {
 }
 
 impl SourceError {
+    /// One error for all of `errors`; `None` when there is none.
+    pub fn combine(mut errors: Vec<SourceError>) -> Option<SourceError> {
+        match errors.len() {
+            0 => None,
+            1 => errors.pop(),
+            _ => Some(SourceError::Several(errors)),
+        }
+    }
+
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         SourceError::Io {

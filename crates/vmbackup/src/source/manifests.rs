@@ -19,6 +19,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, SourceError> {
     let mut notes = Notes::default();
     let mut objects: Vec<Object> = Vec::new();
     let mut files = 0usize;
+    let mut errors = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
             let mut text = String::new();
@@ -46,9 +47,16 @@ pub fn load(paths: &[PathBuf]) -> Result<Loaded, SourceError> {
             vec![path.clone()]
         };
         for file in list {
-            objects.extend(read_file(&file, &mut notes)?);
+            // Every unreadable file is reported, not only the first.
+            match read_file(&file, &mut notes) {
+                Ok(found) => objects.extend(found),
+                Err(e) => errors.push(e),
+            }
             files += 1;
         }
+    }
+    if let Some(error) = SourceError::combine(errors) {
+        return Err(error);
     }
     if objects.is_empty() {
         let shown = paths

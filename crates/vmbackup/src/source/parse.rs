@@ -113,12 +113,39 @@ fn document_start_lines(text: &str) -> Vec<usize> {
     starts
 }
 
-/// Turns the string `"null"` back into `null`, everywhere in the value.
+/// Keys whose value is a map of strings (`map[string]string`): there an
+/// empty string is the only value that can have become `"null"`.
+const STRING_MAPS: &[&str] = &[
+    "labels",
+    "annotations",
+    "data",
+    "stringData",
+    "parameters",
+    "nodeSelector",
+    "matchLabels",
+    "csiDriverVolumeSnapshotClassNames",
+];
+
+/// Undoes the support bundle collector's rewrite: the string `"null"` is
+/// `null` again, or `""` inside a map of strings.
 fn restore_nulls(value: &mut Value) {
     match value {
         Value::String(s) if s == "null" => *value = Value::Null,
         Value::Array(items) => items.iter_mut().for_each(restore_nulls),
-        Value::Object(map) => map.values_mut().for_each(restore_nulls),
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match child {
+                    Value::Object(strings) if STRING_MAPS.contains(&key.as_str()) => {
+                        for v in strings.values_mut() {
+                            if v.as_str() == Some("null") {
+                                *v = Value::String(String::new());
+                            }
+                        }
+                    }
+                    _ => restore_nulls(child),
+                }
+            }
+        }
         _ => {}
     }
 }
@@ -186,7 +213,7 @@ mod tests {
 
     #[test]
     fn support_bundle_null_strings_become_null() {
-        let text = "apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: s\n  namespace: default\n  creationTimestamp: \"null\"\nspec:\n  source: {volumeSnapshotContentName: c}\n  volumeSnapshotClassName: \"null\"\n";
+        let text = "apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata:\n  name: s\n  namespace: default\n  creationTimestamp: \"null\"\n  annotations: {a: \"null\"}\nspec:\n  source: {volumeSnapshotContentName: c}\n  volumeSnapshotClassName: \"null\"\n";
         let mut notes = Notes::default();
         let plain = objects_in(text, Path::new("f"), Dialect::Plain, &mut notes);
         assert!(
@@ -198,5 +225,6 @@ mod tests {
             panic!("{objects:?}")
         };
         assert_eq!(vs.spec.volume_snapshot_class_name, None);
+        assert_eq!(vs.metadata.annotations.as_ref().unwrap()["a"], "");
     }
 }

@@ -146,9 +146,9 @@ fn request_of(args: &Args, view: &View) -> Request {
     }
 }
 
-/// The engine's own view of the restore (its reconciler plans restores):
-/// errors it reports about the new VirtualMachineRestore that the
-/// preflight did not already name are added.
+/// The engine's own view of the restore (its reconciler plans restores): an
+/// error it reports about the new VirtualMachineRestore is added unless the
+/// preflight already reported one of the same code about it.
 fn add_engine_findings(
     view: &View,
     facts: &vmbackup_engine::TargetFacts,
@@ -168,7 +168,11 @@ fn add_engine_findings(
         .findings
         .into_iter()
         .filter(|f| f.object == restore && f.severity == Severity::Error)
-        .filter(|f| !out.findings.iter().any(|g| g.message == f.message))
+        .filter(|f| {
+            !out.findings
+                .iter()
+                .any(|g| g.object == f.object && g.code == f.code)
+        })
         .collect();
     out.findings.extend(extra);
     vmbackup_engine::finding::sort_findings(&mut out.findings);

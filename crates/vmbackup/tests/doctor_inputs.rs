@@ -1,0 +1,196 @@
+//! What `vmbackup doctor --from` reads: `kubectl get -o yaml|json` output
+//! in nested directories, multi-document files, `List`s, standard input;
+//! objects of other kinds are noted and skipped; a file that does not parse
+//! stops the diagnosis with an error naming it (and its line).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli_support;
+
+use cli_support::*;
+use serde_json::json;
+
+#[test]
+fn nested_directories_lists_json_and_multi_document_files_are_read() {
+    let d = tempfile::tempdir().unwrap();
+    let objects = legacy_cluster();
+    // A List, as `kubectl get -o yaml` prints it, two levels down.
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": objects[..4], "metadata": {"resourceVersion": ""}});
+    write_yaml(&d.path().join("cluster/longhorn"), "list.yaml", &[list]);
+    // JSON, as `kubectl get -o json` prints it.
+    std::fs::write(
+        d.path().join("cluster/objects.json"),
+        serde_json::to_string_pretty(
+            &json!({"apiVersion": "v1", "kind": "List", "items": objects[4..8]}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    // Multi-document YAML, with other kinds among them.
+    let mut rest = objects[8..].to_vec();
+    rest.push(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "harvester", "namespace": "harvester-system"}}));
+    rest.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}));
+    write_yaml(d.path(), "rest.yml", &rest);
+    std::fs::write(d.path().join("README.txt"), "how this dump was taken").unwrap();
+    std::fs::create_dir(d.path().join(".git")).unwrap();
+    std::fs::write(d.path().join(".git/config.yaml"), "not: [valid").unwrap();
+
+    let (code, report) = doctor(&[d.path()]);
+    let total: u64 = report["objects"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, objects.len() as u64, "{report:#}");
+    assert_eq!(finding(&report, "legacy-handle")["severity"], "error");
+    assert_eq!(code, 2);
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("apps/v1 Deployment (1)") && notes.contains("v1 ConfigMap (1)"),
+        "{notes}"
+    );
+    assert!(notes.contains("README.txt"), "{notes}");
+}
+
+#[test]
+fn standard_input_is_read_with_a_dash() {
+    let text: Vec<String> = legacy_cluster()
+        .iter()
+        .map(|o| serde_yaml_ng::to_string(o).unwrap())
+        .collect();
+    let r = run(
+        ["doctor", "--output", "json", "--from", "-"],
+        Some(&text.join("---\n")),
+    );
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(
+        finding(&r.json(), "legacy-handle")["name"],
+        format!("{}-vsc", vb_name())
+    );
+}
+
+#[test]
+fn every_unreadable_file_is_named_with_its_line() {
+    let d = tempfile::tempdir().unwrap();
+    write_yaml(d.path(), "good.yaml", &healthy_cluster());
+    std::fs::write(
+        d.path().join("a-bad.yaml"),
+        "apiVersion: v1\nkind: List\nitems:\n  - a: b\n   c: d\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("b-bad.json"),
+        "{\"apiVersion\": \"v1\",\n \"kind\": \n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("c-shape.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n# the backup\napiVersion: longhorn.io/v1beta2\nkind: Backup\nmetadata:\n  name: backup-1\nstatus:\n  volumeName: [1]\n",
+    )
+    .unwrap();
+    let r = run(["doctor", "--from", d.path().to_str().unwrap()], None);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stdout.is_empty());
+    let e = &r.stderr;
+    assert!(e.contains("3 files could not be read"), "{e}");
+    assert!(
+        e.contains("a-bad.yaml: not valid YAML") && e.contains("line 5"),
+        "{e}"
+    );
+    assert!(
+        e.contains("b-bad.json: not valid JSON") && e.contains("line 3"),
+        "{e}"
+    );
+    assert!(
+        e.contains("c-shape.yaml: document 2 (from line 5): Backup \"backup-1\"")
+            && e.contains("volumeName"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_input_without_objects_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("notes.yaml"), "just: notes\n").unwrap();
+    let r = run(["doctor", "--from", d.path().to_str().unwrap()], None);
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("no Kubernetes objects"), "{}", r.stderr);
+    let r = run(
+        [
+            "doctor",
+            "--from",
+            d.path().join("missing").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 3);
+    assert!(r.stderr.contains("missing"), "{}", r.stderr);
+}
+
+#[test]
+fn the_table_is_for_people_and_yaml_for_tools() {
+    let d = tempfile::tempdir().unwrap();
+    write_yaml(d.path(), "c.yaml", &legacy_cluster());
+    let r = run(["doctor", "--from", d.path().to_str().unwrap()], None);
+    assert_eq!(r.code, 2);
+    let first = r.stdout.lines().next().unwrap();
+    assert!(
+        first.starts_with("ERROR    legacy-handle  VolumeSnapshotContent "),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("  problem  ")
+            && r.stdout.contains("  impact   ")
+            && r.stdout.contains("  fix      ")
+    );
+    assert!(r.stdout.contains("1 error, 0 warnings"), "{}", r.stdout);
+    let r = run(
+        [
+            "doctor",
+            "--output",
+            "yaml",
+            "--from",
+            d.path().to_str().unwrap(),
+        ],
+        None,
+    );
+    let value: serde_json::Value = serde_yaml_ng::from_str(&r.stdout).unwrap();
+    assert_eq!(value["findings"][0]["code"], "legacy-handle");
+}
+
+#[test]
+fn a_healthy_cluster_exits_zero() {
+    let d = tempfile::tempdir().unwrap();
+    write_yaml(d.path(), "c.yaml", &healthy_cluster());
+    let (code, report) = doctor(&[d.path()]);
+    assert!(
+        findings(&report).iter().all(|f| f["severity"] == "info"),
+        "{report:#}"
+    );
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_live_cluster_is_not_reachable_and_says_what_to_use() {
+    let r = run(
+        [
+            "doctor",
+            "--kubeconfig",
+            "/nonexistent",
+            "--context",
+            "prod",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("--from DIR") && r.stderr.contains("--bundle"),
+        "{}",
+        r.stderr
+    );
+    let r = run(["doctor", "--from", ".", "--bundle", "x.zip"], None);
+    assert_eq!(r.code, 2, "a usage error");
+    assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+}
