@@ -2,6 +2,10 @@
 //! (or pipes them from kubectl) and learns which are sound backup handles,
 //! which are legacy, and why the rest are malformed.
 
+// The helpers below sit outside `#[test]` functions; a panic in them is a
+// test failure like any other.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -151,12 +155,21 @@ fn json_has_one_object_per_handle_with_nulls_where_absent() {
     assert_eq!(rows[4]["longhorn"]["id"], "backup-854f6ced7b4942d4");
 }
 
+/// (handle, class, reason, Longhorn's type, volume and id)
+type EdgeCase = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
 /// Every handle Longhorn's driver was checked against, through the CLI:
 /// our class, our reason, and Longhorn's own reading.
 #[test]
 fn every_longhorn_edge_case_is_classified_with_its_reason() {
-    // (handle, class, reason, longhorn type, longhorn volume, longhorn id)
-    let cases: &[(&str, &str, Option<&str>, &str, &str, &str)] = &[
+    let cases: &[EdgeCase] = &[
         (
             "bak://pvc-0123abcd-test/backup-854f6ced7b4942d4",
             "backup",
