@@ -25,7 +25,12 @@ fn cluster_with_a_ready_backup() -> View {
         pvc("vm1-disk-0-abcde", "default", PV),
         ready_vmbackup(VMB, vec![vb(VMB, "vm1-disk-0-abcde", PV, Some(LHB), true)]),
         owned_snapshot(VMB, VB, &format!("{VB}-vsc")),
-        content(&format!("{VB}-vsc"), &format!("bak://{PV}/{LHB}"), "Delete", VB),
+        content(
+            &format!("{VB}-vsc"),
+            &format!("bak://{PV}/{LHB}"),
+            "Delete",
+            VB,
+        ),
     ])
 }
 
@@ -60,7 +65,9 @@ fn backups_go_not_ready_while_the_target_is_unreachable_and_come_back() {
     );
     let again = plan(&down, &unreachable(), now(), &options);
     assert!(
-        !summary(&again).iter().any(|s| s.contains("VirtualMachineBackup")),
+        !summary(&again)
+            .iter()
+            .any(|s| s.contains("VirtualMachineBackup")),
         "stable while down: {:#?}",
         summary(&again)
     );
@@ -85,19 +92,51 @@ fn a_snapshot_whose_content_was_lost_is_rebound_to_the_longhorn_backup() {
         summary(&p)
     );
     let vmb = after.vmbackup("default", VMB).unwrap();
-    assert!(vmb.status.as_ref().unwrap().error.is_none(), "no error recorded");
+    assert!(
+        vmb.status.as_ref().unwrap().error.is_none(),
+        "no error recorded"
+    );
     // The snapshot is gone: the next plan binds a new one to a content
     // with the right handle.
     let (p2, after2, _) = plan_and_apply(&after, &facts, &options);
     let created = p2
         .actions()
         .find_map(|a| match a {
-            Action::Create { object } if object.kind() == vmbackup_engine::Kind::VolumeSnapshotContent => {
+            Action::Create { object }
+                if object.kind() == vmbackup_engine::Kind::VolumeSnapshotContent =>
+            {
                 Some(object.to_value())
             }
             _ => None,
         })
         .expect("a new content");
-    assert_eq!(created["spec"]["source"]["snapshotHandle"], format!("bak://{PV}/{LHB}"));
+    assert_eq!(
+        created["spec"]["source"]["snapshotHandle"],
+        format!("bak://{PV}/{LHB}")
+    );
     assert!(after2.snapshot("default", VB).is_some());
+}
+
+#[test]
+fn an_untrusted_listing_leaves_ready_backups_alone() {
+    let empty = TargetFacts {
+        url: NFS.to_owned(),
+        state: TargetState::Listed(vmbackup_engine::target::TargetListing {
+            complete: true,
+            ..Default::default()
+        }),
+    };
+    let p = plan(
+        &cluster_with_a_ready_backup(),
+        &empty,
+        now(),
+        &Options::default(),
+    );
+    assert!(
+        !summary(&p)
+            .iter()
+            .any(|s| s.contains("VirtualMachineBackup")),
+        "{:#?}",
+        summary(&p)
+    );
 }

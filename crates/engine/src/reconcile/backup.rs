@@ -1040,11 +1040,13 @@ pub enum Health {
 pub fn health_problem(ctx: &Ctx, vmb: &VirtualMachineBackup) -> Health {
     let view = ctx.view;
     let Some(listing) = ctx.listing() else {
-        // As Harvester's check: a target that cannot be listed makes its
+        // As Harvester's check: a target that cannot be reached makes its
         // backups not ready, with the error as the reason; they are ready
-        // again once a listing shows their data.
-        return match &ctx.read {
-            TargetRead::Unavailable(reason) => Health::Bad {
+        // again once a listing shows their data. A listing that was read
+        // but is not trusted (partial, or empty while backups are known)
+        // proves nothing either way.
+        return match (&ctx.read, &ctx.facts.state) {
+            (TargetRead::Unavailable(_), TargetState::Unavailable { reason }) => Health::Bad {
                 reason: reason.clone(),
                 code: Code::TargetUnavailable,
             },
