@@ -28,6 +28,7 @@ use crate::naming;
 use crate::object::{Kind, ObjectRef};
 use crate::plan::{Action, Reconciler};
 use crate::resolve::{self, Verdict};
+use crate::target::TargetState;
 use crate::view::Key;
 
 const R: Reconciler = Reconciler::Backup;
