@@ -202,3 +202,41 @@ pub fn repair_plan(
         .collect();
     (steps, findings)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use vmbackup_engine::Object;
+
+    fn vmb(ns: &str, name: &str) -> Object {
+        Object::from_value(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm"}}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn selection_by_namespace_and_name() {
+        let view = View::from_objects([vmb("a", "x"), vmb("b", "x"), vmb("b", "y")]);
+        assert_eq!(select(&view, &[], None).unwrap().len(), 3);
+        assert_eq!(select(&view, &[], Some("b")).unwrap().len(), 2);
+        let one = select(&view, &["y".into()], Some("b")).unwrap();
+        assert_eq!(
+            one.into_iter().collect::<Vec<_>>(),
+            [("b".to_owned(), "y".to_owned())]
+        );
+        let err = select(&view, &["x".into()], None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "VirtualMachineBackup default/x is not in the input"
+        );
+    }
+
+    #[test]
+    fn nothing_selected_plans_nothing() {
+        let view = View::from_objects([vmb("a", "x")]);
+        let (steps, _) = repair_plan(&view, &TargetFacts::not_read(""), &BTreeSet::new());
+        assert!(steps.is_empty(), "{steps:#?}");
+    }
+}

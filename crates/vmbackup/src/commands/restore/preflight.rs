@@ -720,3 +720,98 @@ fn secrets(c: &mut Checker, vmb: &VirtualMachineBackup) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+    use vmbackup_engine::Object;
+
+    fn obj(v: Value) -> Object {
+        Object::from_value(v).unwrap()
+    }
+
+    fn backup(ready: bool) -> Object {
+        obj(
+            json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+            "metadata": {"name": "b1", "namespace": "default"},
+            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}, "type": "backup"},
+            "status": {"readyToUse": ready, "volumeBackups": [{"name": "b1-volume-pvc1", "volumeName": "disk-0",
+                "csiDriverName": "driver.longhorn.io", "longhornBackupName": "backup-1",
+                "persistentVolumeClaim": {"metadata": {"name": "pvc1", "namespace": "default"},
+                    "spec": {"storageClassName": "gold", "volumeName": "pvc-1"}}}]}}),
+        )
+    }
+
+    fn request(vm: &str, namespace: &str) -> Request {
+        Request {
+            backup_namespace: "default".into(),
+            backup: "b1".into(),
+            namespace: namespace.into(),
+            name: "r1".into(),
+            vm: vm.into(),
+            new_vm: true,
+            keep_mac_address: false,
+            delete_old_volumes: false,
+        }
+    }
+
+    fn codes(p: &Preflight) -> Vec<&'static str> {
+        p.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    #[test]
+    fn names_must_be_dns_subdomains() {
+        assert!(is_dns1123_subdomain("vm-1.a"));
+        assert!(!is_dns1123_subdomain("VM"));
+        assert!(!is_dns1123_subdomain("-a"));
+        assert!(!is_dns1123_subdomain(""));
+        let view = View::from_objects([backup(true)]);
+        let p = check(
+            &view,
+            &TargetFacts::not_read(""),
+            &request("Bad_Name", "default"),
+        );
+        assert!(p.blocks());
+        assert!(
+            p.findings[0].message.contains("Target VM name is invalid"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn problems_are_all_reported_and_unknowns_listed() {
+        let view = View::from_objects([
+            backup(false),
+            obj(
+                json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "silver"}, "provisioner": "x"}),
+            ),
+        ]);
+        let p = check(&view, &TargetFacts::not_read(""), &request("vm2", "other"));
+        assert_eq!(
+            codes(&p),
+            ["vmbackup-not-ready", "missing-storage-class"],
+            "{p:#?}"
+        );
+        assert!(
+            p.unchecked.iter().any(|u| u.contains("Longhorn Backups")),
+            "{:?}",
+            p.unchecked
+        );
+        assert!(
+            p.unchecked.iter().any(|u| u.contains("target VM")),
+            "{:?}",
+            p.unchecked
+        );
+    }
+
+    #[test]
+    fn a_missing_backup_is_named() {
+        let view = View::from_objects([backup(true)]);
+        let mut r = request("vm2", "default");
+        r.backup = "nope".into();
+        let p = check(&view, &TargetFacts::not_read(""), &r);
+        assert_eq!(codes(&p), ["restore-blocked"]);
+        assert!(p.findings[0].message.contains("default/nope"));
+    }
+}
