@@ -15,6 +15,23 @@ use super::notes::Notes;
 use super::parse::{Dialect, objects_in};
 use super::progress::Counter;
 use super::{Loaded, MAX_FILE_SIZE, Origin};
+
+/// Most bytes read from one bundle in all (the resource files vmbackup
+/// reads; logs and other resources are not read at all).
+pub const MAX_BUNDLE_BYTES: u64 = 4 << 30;
+
+/// Fails once more than [`MAX_BUNDLE_BYTES`] were read.
+fn count(total: &mut u64, more: u64, path: &Path) -> Result<(), SourceError> {
+    *total = total.saturating_add(more);
+    if *total > MAX_BUNDLE_BYTES {
+        return Err(SourceError::TooLarge {
+            path: path.to_owned(),
+            size: *total,
+            limit: MAX_BUNDLE_BYTES,
+        });
+    }
+    Ok(())
+}
 use layout::{ResourceFile, archive_root, resource_file};
 
 /// Reads the objects of the kinds vmbackup uses from a bundle. Kinds whose
@@ -133,6 +150,7 @@ fn from_directory(path: &Path) -> Result<Vec<BundleFile>, SourceError> {
     collect(&yamls, "", &mut found)?;
     found.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = Vec::with_capacity(found.len());
+    let mut total = 0u64;
     for (_, file, resource) in found {
         let size = fs::metadata(&file)
             .map_err(|e| SourceError::io(&file, e))?
@@ -144,6 +162,7 @@ fn from_directory(path: &Path) -> Result<Vec<BundleFile>, SourceError> {
                 limit: MAX_FILE_SIZE,
             });
         }
+        count(&mut total, size, &root)?;
         let bytes = fs::read(&file).map_err(|e| SourceError::io(&file, e))?;
         out.push(BundleFile {
             path: file,
@@ -225,6 +244,7 @@ fn from_zip(path: &Path) -> Result<Vec<BundleFile>, SourceError> {
     }
     wanted.sort_by(|a, b| a.1.cmp(&b.1));
     let mut out = Vec::with_capacity(wanted.len());
+    let mut total = 0u64;
     for (index, name, resource) in wanted {
         let shown = PathBuf::from(format!("{}!{name}", path.display()));
         let entry = archive.by_index(index).map_err(|e| zip_error(path, e))?;
@@ -248,6 +268,7 @@ fn from_zip(path: &Path) -> Result<Vec<BundleFile>, SourceError> {
                 limit: MAX_FILE_SIZE,
             });
         }
+        count(&mut total, bytes.len() as u64, path)?;
         out.push(BundleFile {
             path: shown,
             resource,
