@@ -91,3 +91,57 @@ pub fn longhorn_backups(c: &Cluster, ns: &str, backup: &str) -> Vec<String> {
         .filter_map(|vb| vb.longhorn_backup_name.clone())
         .collect()
 }
+
+/// The VMBackup, its VolumeSnapshots and their contents: what a cluster
+/// loses when its control plane is rebuilt.
+pub fn backup_objects(c: &Cluster, ns: &str, backup: &str) -> Vec<vmbackup_engine::ObjectRef> {
+    use vmbackup_engine::{Kind, ObjectRef};
+    let vmb = c.vmbackup(ns, backup).unwrap();
+    let mut refs = vec![ObjectRef::namespaced(
+        Kind::VirtualMachineBackup,
+        ns,
+        backup,
+    )];
+    for vb in vmb.volume_backups() {
+        let name = vb.name.clone().unwrap();
+        let vs = c
+            .store()
+            .get_as::<vmbackup_api::VolumeSnapshot>(ns, &name)
+            .cloned();
+        refs.push(ObjectRef::namespaced(Kind::VolumeSnapshot, ns, &name));
+        if let Some(content) = vs.as_ref().and_then(|v| v.content_name()) {
+            refs.push(ObjectRef::cluster(Kind::VolumeSnapshotContent, content));
+        }
+    }
+    refs
+}
+
+/// Handles of the contents the VMBackup's snapshots are bound to.
+pub fn handles(c: &Cluster, ns: &str, backup: &str) -> Vec<String> {
+    let vmb = c.vmbackup(ns, backup).unwrap();
+    vmb.volume_backups()
+        .iter()
+        .filter_map(|vb| {
+            let vs = c
+                .store()
+                .get_as::<vmbackup_api::VolumeSnapshot>(ns, vb.name.as_deref()?)?;
+            let content = c
+                .store()
+                .get_as::<vmbackup_api::VolumeSnapshotContent>("", vs.content_name()?)?;
+            content.snapshot_handle().map(str::to_owned)
+        })
+        .collect()
+}
+
+/// Runs until settled and returns the restore once complete.
+pub fn restored(c: &mut Cluster, ns: &str, restore: &str) {
+    c.run_until_settled().unwrap();
+    let vmr = c.vmrestore(ns, restore).expect("VMRestore exists");
+    assert!(
+        vmr.is_complete(),
+        "restore {ns}/{restore} is not complete: {}\nfailures: {:#?}\nfindings: {:#?}",
+        serde_json::to_string_pretty(&vmr.status).unwrap(),
+        c.controller().failures(),
+        c.controller().findings()
+    );
+}
