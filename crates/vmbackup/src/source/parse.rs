@@ -32,13 +32,33 @@ pub fn objects_in(
     dialect: Dialect,
     notes: &mut Notes,
 ) -> Result<Vec<Object>, SourceError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let values = values_from_str(text).map_err(|e| SourceError::Syntax {
         path: path.to_owned(),
         message: syntax_message(&e),
     })?;
+    // A bare array of objects (as `jq` prints them) stands for its items.
+    let values = values
+        .into_iter()
+        .flat_map(|(location, value)| match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    (
+                        Location {
+                            document: location.document,
+                            item: Some(i),
+                        },
+                        v,
+                    )
+                })
+                .collect::<Vec<_>>(),
+            other => vec![(location, other)],
+        });
     let starts = document_start_lines(text);
     let file = path.display().to_string();
-    let mut out = Vec::with_capacity(values.len());
+    let mut out = Vec::new();
     for (location, mut value) in values {
         if dialect == Dialect::SupportBundle {
             restore_nulls(&mut value);
@@ -98,6 +118,7 @@ fn document_start_lines(text: &str) -> Vec<usize> {
     let mut open = false;
     for (index, line) in text.lines().enumerate() {
         let number = index + 1;
+        let line = line.trim_end_matches('\r');
         let is_marker = line == "---" || line.starts_with("--- ") || line.starts_with("---\t");
         if is_marker {
             starts.push(number + 1);
@@ -202,6 +223,19 @@ mod tests {
             err.contains("not valid JSON") && err.contains("line"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn bare_arrays_crlf_and_a_byte_order_mark_are_read() {
+        let json = format!(
+            "\u{feff}[{}, {}]",
+            serde_json::to_string(&serde_yaml_ng::from_str::<Value>(CLASS).unwrap()).unwrap(),
+            "{\"a\": 1}"
+        );
+        let (objects, notes) = read(&json).unwrap();
+        assert_eq!(objects.len(), 1);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert_eq!(document_start_lines("a: 1\r\n---\r\nb: 2\r\n"), [1, 3]);
     }
 
     #[test]
