@@ -284,6 +284,11 @@ pub struct Out {
     pub requeue: Option<Duration>,
     /// The target must be read.
     pub wants_target_scan: bool,
+    /// VMBackups this plan changes, as the plan leaves them: reconcilers
+    /// that run after the backup reconciler decide on these, not on the
+    /// View's copies, so that a plan cut short anywhere converges to the
+    /// same end.
+    pub planned_vmbackups: BTreeMap<Key, vmbackup_api::VirtualMachineBackup>,
 }
 
 impl Out {

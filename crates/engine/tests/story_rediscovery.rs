@@ -97,18 +97,28 @@ fn a_second_cluster_sharing_the_target_rediscovers_the_backup_and_restores_it_in
 }
 
 #[test]
-fn disconnecting_the_target_never_treats_its_backups_as_deleted_and_reconnecting_rediscovers() {
+fn disconnecting_the_target_makes_backups_not_ready_and_reconnecting_makes_them_ready_again() {
     let mut a = cluster_a();
+    let lhbs: Vec<String> = a.view.longhorn_backups().keys().cloned().collect();
     a.target_online = false;
     let p = a.turn();
     assert!(p.findings.iter().any(|f| f.code == Code::TargetUnavailable));
     a.run(5);
     let vmb = a.view.vmbackup(NS, "vm1-b1").unwrap();
-    assert!(
-        vmb.is_ready(),
-        "offline is not 'deleted': {:#?}",
-        vmb.status
+    assert!(!vmb.is_ready());
+    let ready = vmb.condition("Ready").unwrap();
+    assert_eq!(ready.reason.as_deref(), Some("connection refused"));
+    assert_eq!(ready.message.as_deref(), Some("Change back to non-ready"));
+    // Not ready is not deleted: every object and every backup is still there.
+    assert_eq!(
+        a.view
+            .longhorn_backups()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        lhbs
     );
+    assert_eq!(vmb.volume_backups().len(), 2);
     let setting = a.view.setting("backup-target").unwrap();
     assert!(
         setting
@@ -118,7 +128,14 @@ fn disconnecting_the_target_never_treats_its_backups_as_deleted_and_reconnecting
             .unwrap()
             .contains_key("vmbackup.io/target-unavailable-since")
     );
-    // An empty listing while backups are known is not trusted either.
+    // A restore waits meanwhile.
+    a.put(vec![new_vmrestore(
+        NS, "r1", NS, "vm1-b1", "vm2", true, None,
+    )]);
+    a.run(5);
+    assert!(a.view.pvc(NS, "restore-vm1-b1-uid-r1-disk-0").is_none());
+    assert!(!a.view.vmrestores().values().next().unwrap().is_failed());
+    // An empty listing while backups are known proves nothing either way.
     a.target_online = true;
     let saved = a.target.clone();
     *a.listing() = vmbackup_engine::target::TargetListing {
@@ -127,8 +144,15 @@ fn disconnecting_the_target_never_treats_its_backups_as_deleted_and_reconnecting
     };
     let p = a.turn();
     assert!(p.findings.iter().any(|f| f.code == Code::TargetUnavailable));
-    assert!(a.view.vmbackup(NS, "vm1-b1").unwrap().is_ready());
-    // Back: the sync runs again and the marker goes.
+    assert!(
+        a.view
+            .vmbackup(NS, "vm1-b1")
+            .unwrap()
+            .volume_backups()
+            .len()
+            == 2
+    );
+    // Back: the sync runs again, the backup is ready, the restore goes on.
     a.target = saved;
     let p = a.turn();
     assert!(
@@ -138,7 +162,7 @@ fn disconnecting_the_target_never_treats_its_backups_as_deleted_and_reconnecting
         "{:#?}",
         p.steps
     );
-    a.run(5);
+    a.run(20);
     let setting = a.view.setting("backup-target").unwrap();
     assert!(
         !setting
@@ -149,6 +173,7 @@ fn disconnecting_the_target_never_treats_its_backups_as_deleted_and_reconnecting
             .contains_key("vmbackup.io/target-unavailable-since")
     );
     assert!(a.view.vmbackup(NS, "vm1-b1").unwrap().is_ready());
+    assert!(a.view.vmrestores().values().next().unwrap().is_complete());
 }
 
 #[test]

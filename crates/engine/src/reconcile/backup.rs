@@ -59,6 +59,7 @@ pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
                 unit.patch_reason
                     .unwrap_or_else(|| "update VM backup status".into()),
             );
+            out.planned_vmbackups.insert(key.clone(), want);
         }
         for (action, reason) in unit.retires {
             out.step(REPAIR, action, reason);
@@ -516,18 +517,25 @@ fn retire_replaced(
         {
             continue;
         }
-        let vs = ctx
-            .view
-            .snapshot(ns, vb_name)
-            .filter(|vs| uid.is_none() || build::controlled_by(&vs.metadata, uid));
-        let content = match vs {
-            Some(vs) => ctx.view.content_of_snapshot(vs),
-            None => ctx
-                .view
-                .content(&naming::content_for_volume_backup(vb_name))
-                .filter(|c| c.spec.volume_snapshot_ref.name.as_deref() == Some(vb_name)),
-        };
-        if let Some(c) = content.filter(|c| c.deletes_data()) {
+        let found = ctx.view.snapshot(ns, vb_name);
+        let vs = found.filter(|vs| uid.is_none() || build::controlled_by(&vs.metadata, uid));
+        if found.is_some() && vs.is_none() {
+            // A snapshot of that name that is not this backup's.
+            continue;
+        }
+        // The content the snapshot is bound to, and any content still
+        // pointing at the snapshot's name (left when an earlier plan stopped
+        // after deleting the snapshot).
+        let mut contents: Vec<&vmbackup_api::VolumeSnapshotContent> = Vec::new();
+        if let Some(c) = vs.and_then(|vs| ctx.view.content_of_snapshot(vs)) {
+            contents.push(c);
+        }
+        for c in ctx.view.contents_for_snapshot(ns, vb_name) {
+            if !contents.iter().any(|x| x.metadata.name == c.metadata.name) {
+                contents.push(c);
+            }
+        }
+        for c in contents.iter().filter(|c| c.deletes_data()) {
             unit.retires.push((
                 Action::Patch {
                     target: ObjectRef::cluster(Kind::VolumeSnapshotContent, name_of(&c.metadata)),
@@ -546,7 +554,7 @@ fn retire_replaced(
                 format!("retire VolumeSnapshot {vb_name}, replaced by a repaired one"),
             ));
         }
-        if let Some(c) = content.filter(|c| !deleting(&c.metadata)) {
+        for c in contents.iter().filter(|c| !deleting(&c.metadata)) {
             unit.retires.push((
                 Action::Delete {
                     target: ObjectRef::cluster(Kind::VolumeSnapshotContent, name_of(&c.metadata)),

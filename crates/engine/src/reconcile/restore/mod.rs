@@ -81,14 +81,18 @@ const NEEDED: [Kind; 6] = [
 ];
 
 /// Plans every VMRestore.
+/// A VMBackup changed earlier in the same plan is seen as the plan leaves
+/// it (see [`Out::planned_vmbackups`]).
 pub fn reconcile(ctx: &Ctx, out: &mut Out) {
+    let planned = std::mem::take(&mut out.planned_vmbackups);
     for vmr in ctx.view.vmrestores().values() {
         if deleting(&vmr.metadata) {
             finalize(ctx, vmr, out);
         } else if !vmr.is_complete() {
-            Restore::new(ctx, vmr).plan(out);
+            Restore::new(ctx, &planned, vmr).plan(out);
         }
     }
+    out.planned_vmbackups = planned;
 }
 
 /// How a plan leaves a restore.
@@ -160,7 +164,11 @@ struct Vol<'a> {
 }
 
 impl<'a> Restore<'a> {
-    fn new(ctx: &'a Ctx<'a>, vmr: &'a VirtualMachineRestore) -> Self {
+    fn new(
+        ctx: &'a Ctx<'a>,
+        planned: &'a BTreeMap<crate::view::Key, VirtualMachineBackup>,
+        vmr: &'a VirtualMachineRestore,
+    ) -> Self {
         let namespace = ns_of(&vmr.metadata);
         let name = name_of(&vmr.metadata);
         let spec = &vmr.spec;
@@ -180,7 +188,9 @@ impl<'a> Restore<'a> {
             r: ObjectRef::namespaced(Kind::VirtualMachineRestore, namespace, name),
             backup_namespace,
             backup_name,
-            vmb: ctx.view.vmbackup(backup_namespace, backup_name),
+            vmb: planned
+                .get(&(backup_namespace.to_owned(), backup_name.to_owned()))
+                .or_else(|| ctx.view.vmbackup(backup_namespace, backup_name)),
             target,
             vm: ctx.view.vm(namespace, target),
             new_vm,
@@ -363,6 +373,11 @@ impl<'a> Restore<'a> {
         let vols = self.volumes(uid);
         let started = ours || vols.iter().any(|v| v.pvc.is_some());
         if !started && let Err(outcome) = preflight::check(self) {
+            // Nothing is started: the status says only why.
+            if let Some(status) = want.status.as_mut() {
+                status.restores = None;
+                status.deleted_volumes = None;
+            }
             return outcome;
         }
         let vmb = self.vmb;
@@ -1036,6 +1051,52 @@ impl<'a> Restore<'a> {
             }
         }
     }
+}
+
+/// Whether a restore has changed anything yet: a PVC it restores exists, or
+/// its target VM carries its id.
+pub(crate) fn has_started(ctx: &Ctx, vmr: &VirtualMachineRestore) -> bool {
+    let view = ctx.view;
+    let Some(uid) = vmr.metadata.uid.as_deref() else {
+        return false;
+    };
+    let ns = ns_of(&vmr.metadata);
+    let name = name_of(&vmr.metadata);
+    let id = naming::restore_id(name, uid);
+    if view
+        .vm(ns, &vmr.spec.target.name)
+        .is_some_and(|vm| vm::last_restore_id(vm) == Some(id.as_str()))
+    {
+        return true;
+    }
+    let backup_ns = if vmr.spec.virtual_machine_backup_namespace.is_empty() {
+        ns
+    } else {
+        vmr.spec.virtual_machine_backup_namespace.as_str()
+    };
+    let backup = vmr.spec.virtual_machine_backup_name.as_str();
+    let from_backup = view.vmbackup(backup_ns, backup).is_some_and(|b| {
+        b.volume_backups().iter().any(|vb| {
+            view.pvc(ns, &naming::restored_pvc_name(backup, uid, &vb.volume_name))
+                .is_some()
+        })
+    });
+    from_backup
+        || vmr
+            .status
+            .as_ref()
+            .and_then(|s| s.restores.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                e.persistent_volume_claim_spec
+                    .as_ref()?
+                    .metadata
+                    .as_ref()?
+                    .name
+                    .as_deref()
+            })
+            .any(|pvc| view.pvc(ns, pvc).is_some())
 }
 
 /// Deletes the VolumeSnapshot and VolumeSnapshotContent a restore made for

@@ -287,8 +287,8 @@ fn check_snapshot_users(rs: &Restore, _vmb: &VirtualMachineBackup) -> Result<(),
 }
 
 /// A restore that competes with `vmr` and goes first: progressing, not
-/// failed, not being deleted, and started earlier (older, then by name).
-fn goes_first(other: &VirtualMachineRestore, vmr: &VirtualMachineRestore) -> bool {
+/// failed, not being deleted, and started already, or older (then by name).
+fn goes_first(rs: &Restore, other: &VirtualMachineRestore, vmr: &VirtualMachineRestore) -> bool {
     if deleting(&other.metadata) || other.is_complete() || other.is_failed() {
         return false;
     }
@@ -299,8 +299,7 @@ fn goes_first(other: &VirtualMachineRestore, vmr: &VirtualMachineRestore) -> boo
             name_of(&v.metadata).to_owned(),
         )
     };
-    let started =
-        |v: &VirtualMachineRestore| v.status.as_ref().is_some_and(|s| s.restores.is_some());
+    let started = |v: &VirtualMachineRestore| super::has_started(rs.ctx, v);
     (started(other), std::cmp::Reverse(key(other))) > (started(vmr), std::cmp::Reverse(key(vmr)))
 }
 
@@ -321,7 +320,7 @@ fn check_new_vm(rs: &Restore, vmb: &VirtualMachineBackup) -> Result<(), Outcome>
         o.metadata.uid != rs.vmr.metadata.uid
             && o.spec.new_vm == Some(true)
             && o.spec.keep_mac_address == Some(true)
-            && (o.is_complete() || goes_first(o, rs.vmr))
+            && (o.is_complete() || goes_first(rs, o, rs.vmr))
     }) {
         return Err(rs.fail(
             format!(
@@ -405,7 +404,7 @@ fn check_replace(rs: &Restore, vmb: &VirtualMachineBackup) -> Result<(), Outcome
         o.metadata.uid != rs.vmr.metadata.uid
             && ns_of(&o.metadata) == rs.namespace
             && o.spec.target.name == rs.target
-            && goes_first(o, rs.vmr)
+            && goes_first(rs, o, rs.vmr)
     }) {
         return Err(rs.wait_finding(
             format!(
