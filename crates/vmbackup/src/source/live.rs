@@ -22,12 +22,17 @@ pub struct LiveArgs {
     pub context: Option<String>,
 }
 
-/// Reads the objects the engine needs from the cluster.
+/// Reads the objects the engine needs from the cluster: every kind of
+/// [`vmbackup_engine::Kind`] (but target files), listed in full with paging,
+/// so the View can treat them all as listed (`View::complete`), with
+/// [`super::Origin::Live`] as the origin.
 pub fn load(_args: &LiveArgs) -> Result<Loaded, SourceError> {
     Err(SourceError::LiveUnavailable)
 }
 
-/// Executes repair steps on the cluster, in order; returns the exit code.
+/// Executes repair steps on the cluster, in order, idempotently
+/// (create-or-get, patches with the `resourceVersion` read, deletes with the
+/// `uid` precondition), with progress and a summary; returns the exit code.
 pub fn apply(_args: &LiveArgs, _steps: &[Step]) -> Result<ExitCode, SourceError> {
     Err(SourceError::LiveUnavailable)
 }
