@@ -201,7 +201,7 @@ async fn list(url: &str, options: &TargetOptions, notes: &mut Vec<Note>) -> Targ
     if !volumes.ignored.is_empty() {
         notes.push(Note {
             message: format!(
-                "the backup target has {} entr(ies) that are not backup volumes, e.g. {}: {}",
+                "the backup target has {} entries that are not backup volumes, e.g. {}: {}",
                 volumes.ignored.len(),
                 volumes.ignored[0].path,
                 volumes.ignored[0].reason
