@@ -165,6 +165,28 @@ impl Cluster {
         Ok(())
     }
 
+    /// A copy of this cluster (objects, events, clock, Longhorn's data in
+    /// `data_dir`) on the network of `server`, with a fresh controller that
+    /// has the same options: to explore several futures of one state.
+    pub fn fork(
+        &self,
+        data_dir: &Path,
+        server: Option<Arc<TargetServer>>,
+    ) -> Result<Cluster, SimError> {
+        let mut controller = Controller::new();
+        controller.set_enabled(self.controller.is_enabled());
+        *controller.options_mut() = self.controller.options().clone();
+        Ok(Cluster {
+            name: self.name.clone(),
+            store: self.store.clone(),
+            events: self.events.clone(),
+            clock: self.clock,
+            server,
+            longhorn: self.longhorn.fork(data_dir)?,
+            controller,
+        })
+    }
+
     /// The cluster's name.
     pub fn name(&self) -> &str {
         &self.name

@@ -20,12 +20,14 @@
 //! The API is synchronous; it must not be called from inside an async
 //! runtime (the target runs its own).
 
+pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod controller;
 pub mod env;
 pub mod error;
 pub mod events;
+pub mod fsutil;
 pub mod ids;
 pub mod kubevirt;
 pub mod legacy;

@@ -53,13 +53,17 @@ fn obj(value: Value) -> Result<Object, SimError> {
     Object::from_value(value).map_err(|e| SimError::Invalid(e.to_string()))
 }
 
-/// `len` bytes of reproducible, incompressible data derived from `seed`.
+/// `len` bytes of reproducible, incompressible data derived from `seed`
+/// (xorshift64* seeded with the seed's SHA-256).
 pub fn pattern(seed: &str, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 32);
-    let mut block: [u8; 32] = Sha256::digest(seed.as_bytes()).into();
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut state = u64::from_le_bytes(digest[..8].try_into().unwrap_or([1; 8])) | 1;
+    let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
-        out.extend_from_slice(&block);
-        block = Sha256::digest(block).into();
+        state ^= state >> 12;
+        state ^= state << 25;
+        state ^= state >> 27;
+        out.extend_from_slice(&state.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
     }
     out.truncate(len);
     out

@@ -92,6 +92,15 @@ impl TargetServer {
         })
     }
 
+    /// A copy of this target in `dir`, with the same URL and availability
+    /// (to explore several futures from one state).
+    pub fn fork(&self, dir: &Path) -> Result<Self, crate::error::SimError> {
+        crate::fsutil::copy_tree(&self.dir, dir)?;
+        let copy = TargetServer::new(dir)?;
+        copy.set_available(self.is_available());
+        Ok(copy)
+    }
+
     /// The target URL (`nfs://sim-nfs:/backups`).
     pub fn url(&self) -> &str {
         &self.url

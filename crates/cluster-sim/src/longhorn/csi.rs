@@ -18,7 +18,7 @@ use vmbackup_engine::{Kind, ObjectRef, Precondition};
 
 use super::{CSI_PLUGIN, Longhorn, LonghornVersion, NAMESPACE, TARGET, names, round_size};
 use crate::env::Env;
-use crate::store::ApiError;
+use crate::store::{ApiError, Store};
 
 /// A gRPC status code the driver answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +142,17 @@ impl Longhorn {
                     from_snapshot = Some(path);
                 }
                 LonghornAction::RestoreBackup => {
-                    from_backup = Some(self.backup_url(env, handle, read.volume, read.id)?);
+                    let url = self.resolve_backup_handle(env.store, handle);
+                    if let Err(e) = &url
+                        && e.message.ends_with("there is no backup volume")
+                    {
+                        env.log(
+                            CSI_PLUGIN,
+                            "debug",
+                            format!("cannot find backup volume for volume {}", read.volume),
+                        );
+                    }
+                    from_backup = Some(url?);
                 }
             }
         }
@@ -206,30 +216,33 @@ impl Longhorn {
     }
 
     /// The URL of the backup a `bak://` handle names, found the way this
-    /// Longhorn version finds it.
-    fn backup_url(
-        &self,
-        env: &mut Env,
-        handle: &str,
-        volume: &str,
-        backup: &str,
-    ) -> Result<String, CsiError> {
+    /// Longhorn version finds it (nothing is created or logged): what a
+    /// restore from that handle would restore, or the driver's error.
+    pub fn resolve_backup_handle(&self, store: &Store, handle: &str) -> Result<String, CsiError> {
+        let read = reading::read(handle);
+        if read.csi_type != reading::TYPE_BACKUP {
+            return Err(CsiError::new(
+                CsiCode::InvalidArgument,
+                format!("{handle} is not a backup handle"),
+            ));
+        }
+        if read.id.is_empty() {
+            return Err(CsiError::new(
+                CsiCode::NotFound,
+                format!("volume source snapshot {handle} is not found"),
+            ));
+        }
+        let (volume, backup) = (read.volume, read.id);
         let found = match self.version {
             // Before 1.8 the BackupVolume is fetched by the handle's volume
             // part, and a missing one is answered with an empty stand-in:
             // only the backup name matters.
-            LonghornVersion::V1_7 => env.store.get_as::<Backup>(NAMESPACE, backup).cloned(),
+            LonghornVersion::V1_7 => store.get_as::<Backup>(NAMESPACE, backup).cloned(),
             LonghornVersion::V1_8 => {
-                let any_backup_volume = env
-                    .store
+                let any_backup_volume = store
                     .list::<BackupVolume>()
                     .any(|bv| bv.volume_name_spec() == Some(volume));
                 if !any_backup_volume {
-                    env.log(
-                        CSI_PLUGIN,
-                        "debug",
-                        format!("cannot find backup volume for volume {volume}"),
-                    );
                     return Err(CsiError::new(
                         CsiCode::NotFound,
                         format!(
@@ -237,7 +250,7 @@ impl Longhorn {
                         ),
                     ));
                 }
-                match env.store.get_as::<Backup>(NAMESPACE, backup) {
+                match store.get_as::<Backup>(NAMESPACE, backup) {
                     Some(b) => Some(b.clone()),
                     None => {
                         return Err(CsiError::new(

@@ -87,6 +87,18 @@ impl Longhorn {
         })
     }
 
+    /// A copy of this installation whose data lives under `data_dir`.
+    pub fn fork(&self, data_dir: &Path) -> Result<Self, SimError> {
+        crate::fsutil::copy_tree(&self.data_dir, data_dir)?;
+        Ok(Longhorn {
+            version: self.version,
+            data_dir: data_dir.to_owned(),
+            ids: self.ids.clone(),
+            last_target_attempt: self.last_target_attempt,
+            last_synced_url: self.last_synced_url.clone(),
+        })
+    }
+
     /// The behaviour in effect.
     pub fn version(&self) -> LonghornVersion {
         self.version

@@ -43,25 +43,24 @@ pub fn vm_with_data(c: &mut Cluster, ns: &str, name: &str) -> BTreeMap<String, S
     c.create_vm(&VmSpec {
         namespace: ns.into(),
         name: name.into(),
-        disks: vec![Disk::mib("disk-0", 8), Disk::mib("disk-1", 4)],
+        disks: vec![Disk::mib("disk-0", 4), Disk::mib("disk-1", 2)],
         user_data: Some("#cloud-config\npassword: demo\n".into()),
     })
     .unwrap();
     c.run_until_settled().unwrap();
     assert!(c.vm_running(ns, name), "VM {ns}/{name} did not start");
     let claims = c.vm_claims(ns, name).unwrap();
-    c.write_disk(
-        ns,
-        &claims["disk-0"],
-        0,
-        &pattern(&format!("{name}/boot"), 3 << 20),
-    )
-    .unwrap();
-    c.write_disk(ns, &claims["disk-0"], 6 << 20, b"the end of the root disk")
+    // The root disk's first block is full and its second ends with a few
+    // bytes; the data disk's only block is half written.
+    let root = &claims["disk-0"];
+    c.write_disk(ns, root, 0, &pattern(&format!("{name}/boot"), 2 << 20))
         .unwrap();
+    c.write_disk(ns, root, (4 << 20) - 24, b"the end of the root disk")
+        .unwrap();
+    let data = &claims["disk-1"];
     c.write_disk(
         ns,
-        &claims["disk-1"],
+        data,
         1 << 20,
         &pattern(&format!("{name}/data"), 1 << 20),
     )
@@ -143,5 +142,70 @@ pub fn restored(c: &mut Cluster, ns: &str, restore: &str) {
         serde_json::to_string_pretty(&vmr.status).unwrap(),
         c.controller().failures(),
         c.controller().findings()
+    );
+}
+
+impl World {
+    /// A copy of this world (the target) and of `cluster`, to explore
+    /// another future from the same state.
+    pub fn fork(&self, cluster: &Cluster) -> (World, Cluster) {
+        let dir = tempfile::tempdir().unwrap();
+        let target = Arc::new(self.target.fork(&dir.path().join("nfs-export")).unwrap());
+        let c = cluster
+            .fork(&dir.path().join(cluster.name()), Some(target.clone()))
+            .unwrap();
+        (World { dir, target }, c)
+    }
+}
+
+/// The Longhorn backups of a VMBackup as (volume, backup).
+pub fn backup_ids(c: &Cluster, ns: &str, backup: &str) -> Vec<(String, String)> {
+    c.vmbackup(ns, backup)
+        .unwrap()
+        .volume_backups()
+        .iter()
+        .map(|vb| {
+            (
+                vb.pv_name().unwrap().to_owned(),
+                vb.longhorn_backup_name.clone().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// What must hold once a cluster has converged: every Longhorn backup in
+/// `kept` is still on the target and known to Longhorn, no backup has more
+/// than one working content per namespace, and the VMBackup is ready.
+pub fn assert_sound(
+    world: &World,
+    c: &Cluster,
+    ns: &str,
+    backup: &str,
+    kept: &[(String, String)],
+    context: &str,
+) {
+    let known = c.longhorn_backup_ids();
+    for (volume, b) in kept {
+        assert!(
+            world.target.has_backup(volume, b).unwrap(),
+            "{context}: backup {b} of {volume} left the target"
+        );
+        assert!(
+            known.contains(&(volume.clone(), b.clone())),
+            "{context}: Longhorn Backup {b} is gone"
+        );
+    }
+    for ((b, namespace), contents) in c.working_contents() {
+        assert!(
+            contents.len() <= 1,
+            "{context}: backup {b} has {} working contents for namespace {namespace}: {contents:?}",
+            contents.len()
+        );
+    }
+    let vmb = c.vmbackup(ns, backup).expect("VMBackup exists");
+    assert!(
+        vmb.is_ready(),
+        "{context}: VMBackup not ready: {}",
+        serde_json::to_string_pretty(&vmb.status).unwrap()
     );
 }
