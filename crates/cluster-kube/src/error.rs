@@ -110,9 +110,7 @@ pub enum StepError {
         target: Box<ObjectRef>,
     },
     /// The name to create is held by an object that is being deleted.
-    #[error(
-        "step {index} ({step}): {target} is still being deleted; run again once it is gone"
-    )]
+    #[error("step {index} ({step}): {target} is still being deleted; run again once it is gone")]
     Terminating {
         /// Index of the step in the plan.
         index: usize,
@@ -156,7 +154,9 @@ pub enum StepError {
         path: String,
     },
     /// A target file step names a file vmbackup does not write.
-    #[error("step {index} ({step}): {path} is not a file vmbackup writes on a backup target: {reason}")]
+    #[error(
+        "step {index} ({step}): {path} is not a file vmbackup writes on a backup target: {reason}"
+    )]
     UnsupportedFile {
         /// Index of the step in the plan.
         index: usize,

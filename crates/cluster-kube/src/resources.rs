@@ -109,9 +109,15 @@ mod tests {
     fn plurals_are_the_served_ones() {
         let plural = |k| api_resource(k).map(|ar| ar.plural).unwrap_or_default();
         assert_eq!(plural(Kind::VirtualMachineBackup), "virtualmachinebackups");
-        assert_eq!(plural(Kind::VolumeSnapshotContent), "volumesnapshotcontents");
+        assert_eq!(
+            plural(Kind::VolumeSnapshotContent),
+            "volumesnapshotcontents"
+        );
         assert_eq!(plural(Kind::LonghornBackup), "backups");
-        assert_eq!(plural(Kind::PersistentVolumeClaim), "persistentvolumeclaims");
+        assert_eq!(
+            plural(Kind::PersistentVolumeClaim),
+            "persistentvolumeclaims"
+        );
         assert_eq!(plural(Kind::StorageClass), "storageclasses");
     }
 

@@ -37,12 +37,7 @@ pub(crate) fn differences(wanted: &Value, found: &Value) -> Vec<String> {
                         if SYSTEM_METADATA.contains(&mk.as_str()) {
                             continue;
                         }
-                        contained(
-                            mv,
-                            found_meta.get(mk),
-                            &format!("metadata.{mk}"),
-                            &mut out,
-                        );
+                        contained(mv, found_meta.get(mk), &format!("metadata.{mk}"), &mut out);
                     }
                 }
             }

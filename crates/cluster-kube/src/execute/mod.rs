@@ -115,13 +115,31 @@ impl<'a> Executor<'a> {
     }
 
     /// Runs `steps` in order, counting what each did in `summary`; stops at
-    /// the first step that fails.
+    /// the first step that fails. A plan that changes files on the backup
+    /// target is refused as a whole, before anything is done, when no
+    /// target was given.
     ///
     /// # Errors
     ///
     /// The failed step, typed: [`StepError::needs_replan`] tells whether a
     /// fresh read and plan is the answer.
     pub async fn run(&self, steps: &[Step], summary: &mut Summary) -> Result<(), StepError> {
+        if self.target.is_none() {
+            // Refuse before changing anything rather than stop half-way.
+            let file_step = steps.iter().enumerate().find_map(|(i, s)| match &s.action {
+                Action::WriteTargetFile { path, .. } | Action::DeleteTargetFile { path } => {
+                    Some((i, s, path))
+                }
+                _ => None,
+            });
+            if let Some((index, step, path)) = file_step {
+                return Err(StepError::NoTarget {
+                    index,
+                    step: format!("{} {}", step.action.verb(), step.action.target()),
+                    path: path.clone(),
+                });
+            }
+        }
         let mut own = OwnWrites::default();
         for (index, step) in steps.iter().enumerate() {
             let outcome = self.one(index, step, &mut own).await?;
@@ -141,7 +159,12 @@ impl<'a> Executor<'a> {
         self.create(&at, object).await
     }
 
-    async fn one(&self, index: usize, step: &Step, own: &mut OwnWrites) -> Result<Outcome, StepError> {
+    async fn one(
+        &self,
+        index: usize,
+        step: &Step,
+        own: &mut OwnWrites,
+    ) -> Result<Outcome, StepError> {
         let at = At::new(index, step.action.verb(), step.action.target());
         match &step.action {
             Action::Create { object } => self.create(&at, object).await,
@@ -149,12 +172,18 @@ impl<'a> Executor<'a> {
                 target,
                 precondition,
                 patch,
-            } => self.patch(&at, target, precondition, patch, false, own).await,
+            } => {
+                self.patch(&at, target, precondition, patch, false, own)
+                    .await
+            }
             Action::PatchStatus {
                 target,
                 precondition,
                 patch,
-            } => self.patch(&at, target, precondition, patch, true, own).await,
+            } => {
+                self.patch(&at, target, precondition, patch, true, own)
+                    .await
+            }
             Action::Delete {
                 target,
                 precondition,
@@ -186,7 +215,8 @@ impl<'a> Executor<'a> {
     }
 
     fn api(&self, at: &At, target: &ObjectRef) -> Result<Api<DynamicObject>, StepError> {
-        api_for(&self.client, target).ok_or_else(|| at.invalid(format!("{target} is not a cluster object")))
+        api_for(&self.client, target)
+            .ok_or_else(|| at.invalid(format!("{target} is not a cluster object")))
     }
 
     async fn create(&self, at: &At, object: &Object) -> Result<Outcome, StepError> {
@@ -238,7 +268,8 @@ impl<'a> Executor<'a> {
             .map_err(|m| at.invalid(m))?;
         let params = PatchParams::default();
         let sent = if status && target.kind.has_status_subresource() {
-            api.patch_status(&target.name, &params, &Patch::Merge(&body)).await
+            api.patch_status(&target.name, &params, &Patch::Merge(&body))
+                .await
         } else {
             api.patch(&target.name, &params, &Patch::Merge(&body)).await
         };
@@ -268,11 +299,13 @@ impl<'a> Executor<'a> {
             _ if is_invalid(&error) && precondition.uid.is_some() => {
                 match api.get_opt(&target.name).await {
                     Ok(None) => at.gone(),
-                    Ok(Some(found)) if found.metadata.uid != precondition.uid => at.conflict(format!(
-                        "uid is {}, the plan was made for {}",
-                        found.metadata.uid.as_deref().unwrap_or("unset"),
-                        precondition.uid.as_deref().unwrap_or_default()
-                    )),
+                    Ok(Some(found)) if found.metadata.uid != precondition.uid => {
+                        at.conflict(format!(
+                            "uid is {}, the plan was made for {}",
+                            found.metadata.uid.as_deref().unwrap_or("unset"),
+                            precondition.uid.as_deref().unwrap_or_default()
+                        ))
+                    }
                     _ => at.api(error),
                 }
             }
@@ -288,7 +321,8 @@ impl<'a> Executor<'a> {
         own: &OwnWrites,
     ) -> Result<Outcome, StepError> {
         let api = self.api(at, target)?;
-        let resource_version = own.resource_version(target, precondition.resource_version.as_deref());
+        let resource_version =
+            own.resource_version(target, precondition.resource_version.as_deref());
         let params = DeleteParams {
             preconditions: (precondition.uid.is_some() || resource_version.is_some()).then(|| {
                 Preconditions {
@@ -443,6 +477,9 @@ mod tests {
         // Another version than the one seen is left alone (it would conflict).
         assert_eq!(own.resource_version(&r, Some("5")).as_deref(), Some("5"));
         assert_eq!(own.resource_version(&r, None), None);
-        assert_eq!(own.resource_version(&other, Some("7")).as_deref(), Some("7"));
+        assert_eq!(
+            own.resource_version(&other, Some("7")).as_deref(),
+            Some("7")
+        );
     }
 }

@@ -29,7 +29,11 @@ fn metadata_key(path: &str) -> Result<(&str, &str), FileError> {
         .and_then(|r| r.strip_suffix(".cfg"))
         .ok_or_else(unsupported)?;
     let (ns, name) = rest.split_once('/').ok_or_else(unsupported)?;
-    if ns.is_empty() || name.is_empty() || name.contains('/') || vmbackup_metadata_path(ns, name) != path {
+    if ns.is_empty()
+        || name.is_empty()
+        || name.contains('/')
+        || vmbackup_metadata_path(ns, name) != path
+    {
         return Err(unsupported());
     }
     Ok((ns, name))

@@ -63,7 +63,11 @@ pub(crate) fn object(kind: Kind, item: DynamicObject) -> Result<Object, String> 
         return Err("not a JSON object".into());
     };
     for (key, default) in [("apiVersion", kind.api_version()), ("kind", kind.kind())] {
-        if map.get(key).and_then(Value::as_str).is_none_or(str::is_empty) {
+        if map
+            .get(key)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             map.insert(key.into(), Value::String(default.into()));
         }
     }
@@ -96,8 +100,10 @@ mod tests {
 
     #[test]
     fn list_items_without_type_meta_get_the_listed_kind() {
-        let item = dynobj(json!({"metadata": {"name": "pvc-1", "resourceVersion": "9"},
-            "spec": {"capacity": {"storage": "1Gi"}}, "futureField": {"kept": true}}));
+        let item = dynobj(
+            json!({"metadata": {"name": "pvc-1", "resourceVersion": "9"},
+            "spec": {"capacity": {"storage": "1Gi"}}, "futureField": {"kept": true}}),
+        );
         let o = object(Kind::PersistentVolume, item).unwrap();
         assert_eq!(o.kind(), Kind::PersistentVolume);
         let v = o.to_value();
@@ -108,20 +114,30 @@ mod tests {
 
     #[test]
     fn an_object_of_the_wrong_shape_is_left_out_with_its_field_named() {
-        let good = dynobj(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+        let good = dynobj(
+            json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
             "metadata": {"name": "ok", "namespace": "default"},
-            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}}}));
-        let bad = dynobj(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+            "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}}}),
+        );
+        let bad = dynobj(
+            json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
             "metadata": {"name": "bad", "namespace": "default"},
             "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}},
-            "status": {"volumeBackups": [{"volumeSize": "ten"}]}}));
+            "status": {"volumeBackups": [{"volumeSize": "ten"}]}}),
+        );
         let (ok, left) = objects(Kind::VirtualMachineBackup, vec![good, bad]);
         assert_eq!(ok.len(), 1);
         assert_eq!(left.len(), 1);
         assert_eq!(left[0].name, "bad");
-        assert!(left[0].message.contains("volumeSize"), "{}", left[0].message);
         assert!(
-            left[0].to_string().starts_with("VirtualMachineBackup default/bad left out: "),
+            left[0].message.contains("volumeSize"),
+            "{}",
+            left[0].message
+        );
+        assert!(
+            left[0]
+                .to_string()
+                .starts_with("VirtualMachineBackup default/bad left out: "),
             "{}",
             left[0]
         );
@@ -129,9 +145,8 @@ mod tests {
 
     #[test]
     fn a_different_kind_than_asked_for_is_refused() {
-        let item = dynobj(
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}),
-        );
+        let item =
+            dynobj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "x"}}));
         let err = object(Kind::PersistentVolume, item).unwrap_err();
         assert!(err.contains("Namespace"), "{err}");
     }

@@ -140,21 +140,27 @@ mod tests {
 
     #[test]
     fn secrets_of_vms_and_of_restores_in_progress_are_referenced() {
-        let vm = obj(json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
+        let vm = obj(
+            json!({"apiVersion": "kubevirt.io/v1", "kind": "VirtualMachine",
             "metadata": {"name": "vm1", "namespace": "ns1"},
             "spec": {"template": {"spec": {
                 "accessCredentials": [{"sshPublicKey": {"source": {"secret": {"secretName": "keys"}}}}],
                 "volumes": [{"name": "ci", "cloudInitNoCloud": {
-                    "secretRef": {"name": "ud"}, "networkDataSecretRef": {"name": "nd"}}}]}}}}));
-        let vmb = obj(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
+                    "secretRef": {"name": "ud"}, "networkDataSecretRef": {"name": "nd"}}}]}}}}),
+        );
+        let vmb = obj(
+            json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineBackup",
             "metadata": {"name": "b1", "namespace": "ns1"},
             "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}},
-            "status": {"secretBackups": [{"name": "ud", "data": {}}]}}));
+            "status": {"secretBackups": [{"name": "ud", "data": {}}]}}),
+        );
         let restore = |name: &str, new_vm: bool, target: &str| {
-            obj(json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineRestore",
+            obj(
+                json!({"apiVersion": "harvesterhci.io/v1beta1", "kind": "VirtualMachineRestore",
                 "metadata": {"name": name, "namespace": "ns2"},
                 "spec": {"target": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": target},
-                    "virtualMachineBackupName": "b1", "virtualMachineBackupNamespace": "ns1", "newVM": new_vm}}))
+                    "virtualMachineBackupName": "b1", "virtualMachineBackupNamespace": "ns1", "newVM": new_vm}}),
+            )
         };
         let view = View::from_objects([
             vm,
