@@ -4,13 +4,14 @@
 //! short (by a crash, a Ctrl-C, a lost connection) is finished by running
 //! again: objects already created are seen and not created twice.
 
+use std::collections::BTreeSet;
 use std::fmt;
 
 use kube::Client;
 use vmbackup_backupstore::Target;
-use vmbackup_engine::{Step, View};
+use vmbackup_engine::{Action, Step, View};
 
-use crate::error::Error;
+use crate::error::{Error, StepError};
 use crate::execute::Executor;
 use crate::load::{LoadOptions, load};
 use crate::progress::{Progress, Summary};
@@ -81,6 +82,7 @@ where
 {
     let mut summary = Summary::default();
     let mut steps = first;
+    let mut files = FilesDone::default();
     let executor = Executor::new(client)
         .with_target(options.target)
         .with_progress(progress);
@@ -90,7 +92,9 @@ where
         }
         summary.rounds = round;
         progress.round(round, steps.len());
-        let complete = match executor.run(&steps, &mut summary).await {
+        let result = executor.run(&steps, &mut summary).await;
+        files.record(&steps, result.as_ref().err().map(StepError::index));
+        let complete = match result {
             Ok(()) => true,
             Err(e) if e.needs_replan() => {
                 tracing::info!(error = %e, "re-reading the cluster and planning again");
@@ -109,7 +113,7 @@ where
             Ok(l) => l,
             Err(error) => return Err(Failed { summary, error }),
         };
-        let next = replan(&loaded.view);
+        let next = files.drop_done(replan(&loaded.view));
         if complete && !next.is_empty() && next == steps {
             return Err(not_settled(summary, round, &next));
         }
@@ -147,6 +151,50 @@ where
     apply(client, first, plan, options, progress).await
 }
 
+/// Target-file steps already carried out. The plan is made again from a
+/// fresh read of the cluster, but the facts about the backup target are the
+/// caller's, read once: a file this apply wrote (or deleted) would be
+/// planned again and again. Such steps are dropped from later plans.
+#[derive(Debug, Default)]
+struct FilesDone {
+    written: BTreeSet<(String, String)>,
+    deleted: BTreeSet<String>,
+}
+
+impl FilesDone {
+    /// Records the file steps of `steps` that ran (all of them, or those
+    /// before the failed step `failed_at`).
+    fn record(&mut self, steps: &[Step], failed_at: Option<usize>) {
+        let ran = failed_at.unwrap_or(steps.len());
+        for step in &steps[..ran.min(steps.len())] {
+            match &step.action {
+                Action::WriteTargetFile { path, contents } => {
+                    self.deleted.remove(path);
+                    self.written.insert((path.clone(), contents.clone()));
+                }
+                Action::DeleteTargetFile { path } => {
+                    self.written.retain(|(p, _)| p != path);
+                    self.deleted.insert(path.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn drop_done(&self, steps: Vec<Step>) -> Vec<Step> {
+        steps
+            .into_iter()
+            .filter(|s| match &s.action {
+                Action::WriteTargetFile { path, contents } => {
+                    !self.written.contains(&(path.clone(), contents.clone()))
+                }
+                Action::DeleteTargetFile { path } => !self.deleted.contains(path),
+                _ => true,
+            })
+            .collect()
+    }
+}
+
 fn not_settled(summary: Summary, rounds: usize, steps: &[Step]) -> Failed {
     Failed {
         summary,
@@ -157,5 +205,44 @@ fn not_settled(summary: Summary, rounds: usize, steps: &[Step]) -> Failed {
                 .map(|s| format!("{} {}", s.action.verb(), s.action.target()))
                 .collect(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmbackup_engine::{Kind, ObjectRef, Precondition, Reconciler};
+
+    fn step(action: Action) -> Step {
+        Step {
+            action,
+            reason: String::new(),
+            reconciler: Reconciler::Backup,
+        }
+    }
+
+    fn write(contents: &str) -> Step {
+        step(Action::WriteTargetFile {
+            path: "harvester/vmbackups/default/b.cfg".into(),
+            contents: contents.into(),
+        })
+    }
+
+    #[test]
+    fn files_written_are_not_planned_again_unless_their_contents_change() {
+        let delete = step(Action::Delete {
+            target: ObjectRef::namespaced(Kind::VolumeSnapshot, "default", "s"),
+            precondition: Precondition::none(),
+        });
+        let mut done = FilesDone::default();
+        done.record(&[delete.clone(), write("a")], None);
+        assert_eq!(
+            done.drop_done(vec![write("a"), write("b"), delete.clone()]),
+            [write("b"), delete.clone()]
+        );
+        // A step that did not run (the run stopped before it) stays.
+        let mut partial = FilesDone::default();
+        partial.record(&[delete, write("a")], Some(0));
+        assert_eq!(partial.drop_done(vec![write("a")]), [write("a")]);
     }
 }

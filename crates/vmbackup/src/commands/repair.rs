@@ -102,7 +102,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let selected = select(&loaded.view, &args.names, args.namespace.as_deref())?;
     let (steps, findings) = repair_plan(&loaded.view, &facts, &selected);
     if args.apply {
-        return Ok(live::apply(&args.source.live(), &steps)?);
+        return Ok(live::apply(
+            &args.source.live(),
+            &args.target,
+            &steps,
+            |view| repair_plan(view, &facts, &selected).0,
+        )?);
     }
     let text = match args.output {
         PlanFormat::Yaml => {

@@ -66,11 +66,14 @@ pub enum SourceError {
     /// Several files could not be read (each error names its file).
     #[error("{} files could not be read:\n  {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
     Several(Vec<SourceError>),
-    /// Live cluster access is not available.
-    #[error(
-        "reading a live cluster (--kubeconfig/--context) is not available: give the objects with --from DIR (the output of `kubectl get ... -o yaml`) or a support bundle with --bundle FILE"
-    )]
-    LiveUnavailable,
+    /// The live cluster could not be reached, read or changed.
+    #[error("cluster{}: {source}", context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default())]
+    Live {
+        /// The kubeconfig context, if one was named.
+        context: Option<String>,
+        /// What went wrong.
+        source: Box<super::live::LiveError>,
+    },
 }
 
 impl SourceError {

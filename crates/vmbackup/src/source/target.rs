@@ -127,7 +127,8 @@ pub fn read(args: &TargetArgs, view: &View) -> Result<(TargetFacts, Vec<Note>), 
     ))
 }
 
-fn options(args: &TargetArgs, url: &str) -> Result<TargetOptions, TargetArgError> {
+/// How to open the target `url` with the options given.
+pub(crate) fn options(args: &TargetArgs, url: &str) -> Result<TargetOptions, TargetArgError> {
     let parsed = vmbackup_backupstore::target::parse_target_url(url).map_err(|source| {
         TargetArgError::Target {
             url: url.to_owned(),
