@@ -41,6 +41,8 @@ pub mod load;
 pub mod progress;
 pub mod resources;
 mod status;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use apply::{ApplyOptions, Failed, apply, load_and_apply};
 pub use connect::connect;

@@ -125,24 +125,10 @@ pub fn objects() -> Vec<(Kind, Value)> {
 
 /// The URL path of the collection of `kind` (all namespaces).
 pub fn collection(kind: Kind) -> String {
-    let ar = vmbackup_kube::resources::api_resource(kind).unwrap();
-    if ar.group.is_empty() {
-        format!("/api/{}/{}", ar.version, ar.plural)
-    } else {
-        format!("/apis/{}/{}/{}", ar.group, ar.version, ar.plural)
-    }
+    vmbackup_kube::testing::collection(kind).unwrap()
 }
 
 /// The URL path of one object.
 pub fn object_path(kind: Kind, namespace: Option<&str>, name: &str) -> String {
-    let ar = vmbackup_kube::resources::api_resource(kind).unwrap();
-    let base = if ar.group.is_empty() {
-        format!("/api/{}", ar.version)
-    } else {
-        format!("/apis/{}/{}", ar.group, ar.version)
-    };
-    match namespace {
-        Some(ns) if kind.namespaced() => format!("{base}/namespaces/{ns}/{}/{name}", ar.plural),
-        _ => format!("{base}/{}/{name}", ar.plural),
-    }
+    vmbackup_kube::testing::object_path(kind, namespace, name).unwrap()
 }

@@ -1,7 +1,7 @@
 //! Test support: the objects of a small Harvester cluster with a legacy
 //! snapshot handle, a stateful fake API server, and a scripted one that
 //! checks every request.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(dead_code, unused_imports, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod cluster;
 pub mod fake;
