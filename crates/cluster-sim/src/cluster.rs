@@ -26,7 +26,8 @@ use crate::store::Store;
 use crate::target::TargetServer;
 use crate::{kubevirt, platform, provisioner, snapshots};
 
-/// How long one round takes on the simulated clock.
+/// How long one round takes on the simulated clock (the external
+/// controllers act this long after the vmbackup controller).
 pub const ROUND: Duration = Duration::from_secs(1);
 /// Rounds [`Cluster::run_until_settled`] allows before giving up.
 pub const MAX_ROUNDS: usize = 400;
@@ -293,6 +294,11 @@ impl Cluster {
             server: self.server.as_deref(),
         };
         let outcome = self.controller.round(&mut env);
+        // The other components act a moment later than the controller, as
+        // they would on a real cluster.
+        self.clock.advance(ROUND);
+        env.clock = self.clock;
+        env.store.set_time(self.clock.now());
         platform::run(&mut env)?;
         snapshots::run(&mut self.longhorn, &mut env)?;
         provisioner::run(&mut self.longhorn, &mut env)?;
@@ -306,7 +312,7 @@ impl Cluster {
         })
     }
 
-    /// Runs rounds (one simulated second apart) until one changes nothing.
+    /// Runs rounds (each one simulated second) until one changes nothing.
     pub fn run_until_settled(&mut self) -> Result<Settled, SimError> {
         let mut settled = Settled::default();
         loop {
@@ -334,7 +340,6 @@ impl Cluster {
                     still,
                 });
             }
-            self.clock.advance(ROUND);
         }
     }
 

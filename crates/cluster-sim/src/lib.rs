@@ -24,6 +24,7 @@ pub mod audit;
 pub mod clock;
 pub mod cluster;
 pub mod controller;
+pub mod demo;
 pub mod env;
 pub mod error;
 pub mod events;
