@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use futures::TryStreamExt;
-use vmbackup_backupstore::{BackupImage, ExportOptions, LockKind, Progress, Target};
+use vmbackup_backupstore::{BackupImage, ExportOptions, LockKind, PartialFile, Progress, Target};
 use vmbackup_qcow2::{Qcow2Writer, WriterOptions};
 
-use super::partial::PartialFile;
 use crate::progress::ProgressMode;
 
 /// Image formats `export` writes.
@@ -90,29 +89,44 @@ pub async fn export(
                     args.to.display()
                 );
             }
-            let lock = if args.no_lock {
-                None
-            } else {
-                Some(target.lock(&args.volume, LockKind::BackupOrRestore).await?)
+            // As for raw exports: blocks are content-addressed and verified,
+            // so they are read while the lock settles, and the image is
+            // renamed into place only once the lock is held.
+            let lock = async {
+                if args.no_lock {
+                    Ok(None)
+                } else {
+                    target
+                        .lock(&args.volume, LockKind::BackupOrRestore)
+                        .await
+                        .map(Some)
+                        .map_err(anyhow::Error::from)
+                }
             };
-            let result = write_qcow2(target, &image, &args.to, progress).await;
+            let (lock, (partial, written)) =
+                futures::future::try_join(lock, write_qcow2(target, &image, &args.to, progress))
+                    .await?;
+            let committed = partial.commit(&args.to);
             if let Some(lock) = lock {
                 lock.release().await?;
             }
-            result
+            committed?;
+            Ok(written)
         }
     }
 }
 
-/// Streams the blocks of a backup into a qcow2 image at `dest`.
+/// Streams the blocks of a backup into a qcow2 image written to a temporary
+/// file beside `dest`, flushed to stable storage.
 async fn write_qcow2(
     target: &Target,
     image: &BackupImage,
     dest: &Path,
     progress: &dyn Progress,
-) -> anyhow::Result<Written> {
-    let (partial, file) = PartialFile::create(dest)?;
-    let shown = dest.display().to_string();
+) -> anyhow::Result<(PartialFile, Written)> {
+    let partial = PartialFile::create(dest)?;
+    let shown = partial.path().display().to_string();
+    let file = partial.file().try_clone().with_context(|| shown.clone())?;
     let mut writer = Qcow2Writer::new(file, image.size, WriterOptions::default())
         .with_context(|| shown.clone())?;
     progress.start(image.stored_bytes());
@@ -136,9 +150,11 @@ async fn write_qcow2(
         file.sync_all().with_context(|| shown.clone())?;
         Ok(())
     })?;
-    partial.commit(dest)?;
-    Ok(Written {
-        size: image.size,
-        blocks: count,
-    })
+    Ok((
+        partial,
+        Written {
+            size: image.size,
+            blocks: count,
+        },
+    ))
 }

@@ -12,7 +12,6 @@ mod export;
 mod import;
 mod interrupt;
 mod ls;
-mod partial;
 mod show;
 mod table;
 mod units;
