@@ -134,9 +134,11 @@ impl Loaded {
                 Listing::Partial { invalid, .. } => out.push(format!(
                     "{what}: {invalid} object(s) left out because they could not be read, so absent {kind}s prove nothing"
                 )),
-                Listing::Fetched { objects, asked } => out.push(format!(
-                    "{kind}s were read by name only ({objects} of {asked} referenced found), so a missing one proves nothing"
+                Listing::Fetched { objects, asked } if objects < asked => out.push(format!(
+                    "{} of the {asked} {kind}s the VMs and restores refer to were not found",
+                    asked - objects
                 )),
+                Listing::Fetched { .. } => {}
             }
         }
         out.extend(self.invalid.iter().map(ToString::to_string));
