@@ -30,6 +30,14 @@ pub enum Error {
         /// kube's error.
         source: kube::Error,
     },
+    /// The API server could not be reached at all.
+    #[error("cannot reach the API server (while listing {kind}): {source}")]
+    Unreachable {
+        /// The kind being listed.
+        kind: Kind,
+        /// kube's error.
+        source: kube::Error,
+    },
     /// Listing a kind failed for a reason other than the kind not being
     /// served or not being allowed.
     #[error("listing {kind} failed: {source}")]

@@ -236,6 +236,13 @@ pub async fn load(
     })
 }
 
+/// Whether `error` means no answer came from the API server at all
+/// (connection refused, TLS or DNS failure), as opposed to an answer that
+/// refused the request.
+fn unreachable(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Service(_) | kube::Error::HyperError(_))
+}
+
 /// The result of listing one kind.
 enum Read {
     Items {
@@ -270,6 +277,7 @@ async fn list_all(api: &Api<DynamicObject>, kind: Kind, page_size: u32) -> Resul
                             tracing::debug!(%kind, restarts, "continue token expired; listing again");
                             continue 'listing;
                         }
+                        _ if unreachable(&e) => Err(Error::Unreachable { kind, source: e }),
                         _ => Err(Error::List { kind, source: e }),
                     };
                 }
