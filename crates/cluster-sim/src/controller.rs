@@ -251,3 +251,50 @@ fn configured_server<'a>(env: &Env<'a>) -> Option<&'a crate::target::TargetServe
     let config = setting.backup_target().ok().filter(|s| !s.is_unset())?;
     env.target_at(&config.url())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::events::Events;
+    use crate::store::Store;
+    use serde_json::json;
+    use vmbackup_engine::{Kind, Object, ObjectRef, Precondition};
+
+    #[test]
+    fn creates_are_create_or_get_but_not_over_an_object_being_deleted() {
+        let mut store = Store::new("ctl-test");
+        let mut events = Events::default();
+        let mut env = Env {
+            store: &mut store,
+            events: &mut events,
+            clock: Clock::default(),
+            server: None,
+        };
+        let ns = Object::from_value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "finalizers": ["f"]}}),
+        )
+        .unwrap();
+        let create = Action::Create {
+            object: Box::new(ns),
+        };
+        execute(&mut env, &create).unwrap();
+        execute(&mut env, &create).unwrap();
+        env.store
+            .delete(
+                &ObjectRef::cluster(Kind::Namespace, "n"),
+                &Precondition::none(),
+            )
+            .unwrap();
+        let e = execute(&mut env, &create).unwrap_err();
+        assert!(e.to_string().contains("being deleted"), "{e}");
+        let write = Action::WriteTargetFile {
+            path: "harvester/vmbackups/a/b.cfg".into(),
+            contents: "{}".into(),
+        };
+        assert!(matches!(
+            execute(&mut env, &write),
+            Err(ActionError::NoTarget)
+        ));
+    }
+}

@@ -295,3 +295,65 @@ impl TargetServer {
         Ok(listing)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server() -> (tempfile::TempDir, TargetServer) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = TargetServer::new(&dir.path().join("export")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn facts_list_backups_and_metadata_and_say_when_the_target_is_down() {
+        let (dir, s) = server();
+        let image = dir.path().join("disk.img");
+        let mut data = vec![0u8; 4 << 20];
+        data[..5].copy_from_slice(b"hello");
+        std::fs::write(&image, &data).unwrap();
+        s.backup("pvc-1", "backup-1", &image, "snap-1", BTreeMap::new())
+            .unwrap();
+        s.write_file(
+            "harvester/vmbackups/default/b1.cfg",
+            r#"{"name":"b1","namespace":"default","backupSpec":{"source":{"apiGroup":"kubevirt.io","kind":"VirtualMachine","name":"vm1"},"type":"backup"},"volumeBackups":[],"secretBackups":[]}"#,
+        )
+        .unwrap();
+        let facts = s.facts();
+        assert_eq!(facts.url, "nfs://sim-nfs:/backups");
+        let listing = facts.listing().unwrap();
+        assert!(listing.complete);
+        assert!(listing.has_complete_backup("pvc-1", "backup-1"));
+        assert!(
+            listing
+                .vm_backups
+                .contains_key(&("default".to_owned(), "b1".to_owned()))
+        );
+
+        s.set_available(false);
+        assert!(matches!(s.facts().state, TargetState::Unavailable { .. }));
+        assert!(matches!(
+            s.has_backup("pvc-1", "backup-1"),
+            Err(TargetError::Unavailable { .. })
+        ));
+        s.set_available(true);
+        s.delete_file("harvester/vmbackups/default/b1.cfg").unwrap();
+        assert!(s.facts().listing().unwrap().vm_backups.is_empty());
+    }
+
+    #[test]
+    fn files_go_only_where_their_content_belongs() {
+        let (_dir, s) = server();
+        let doc = r#"{"name":"b1","namespace":"default"}"#;
+        let e = s
+            .write_file("harvester/vmbackups/other/b1.cfg", doc)
+            .unwrap_err();
+        assert!(e.to_string().contains("belongs at"), "{e}");
+        assert!(
+            s.write_file("harvester/vmbackups/default/b1.cfg", "{")
+                .is_err()
+        );
+        assert!(s.delete_file("backupstore/volumes/x").is_err());
+    }
+}

@@ -487,3 +487,194 @@ impl SpecVolume for BackupVolume {
         self.spec.volume_name.as_deref().filter(|v| !v.is_empty())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Clock;
+    use crate::events::Events;
+    use serde_json::json;
+    use vmbackup_engine::Object;
+
+    const URL: &str = "nfs://sim-nfs:/backups?backup=backup-1&volume=pvc-1";
+
+    fn store(version: LonghornVersion) -> Store {
+        let mut s = Store::new("csi-test");
+        s.create(
+            Object::from_value(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "longhorn-system"}}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let bv = match version {
+            LonghornVersion::V1_7 => {
+                json!({"apiVersion": "longhorn.io/v1beta2", "kind": "BackupVolume",
+                "metadata": {"name": "pvc-1", "namespace": "longhorn-system"}, "spec": {}})
+            }
+            LonghornVersion::V1_8 => {
+                json!({"apiVersion": "longhorn.io/v1beta2", "kind": "BackupVolume",
+                "metadata": {"name": "pvc-1-0fbc591a", "namespace": "longhorn-system"},
+                "spec": {"volumeName": "pvc-1", "backupTargetName": "default"}})
+            }
+        };
+        s.create(Object::from_value(bv).unwrap()).unwrap();
+        s.create(
+            Object::from_value(
+                json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
+                "metadata": {"name": "backup-1", "namespace": "longhorn-system"},
+                "spec": {}, "status": {"state": "Completed", "volumeName": "pvc-1", "url": URL}}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        s
+    }
+
+    fn longhorn(version: LonghornVersion, dir: &std::path::Path) -> Longhorn {
+        Longhorn::new(version, dir, "csi-test").unwrap()
+    }
+
+    fn resolve(version: LonghornVersion, handle: &str) -> Result<String, CsiError> {
+        let dir = tempfile::tempdir().unwrap();
+        longhorn(version, dir.path()).resolve_backup_handle(&store(version), handle)
+    }
+
+    #[test]
+    fn longhorn_1_7_ignores_the_volume_part() {
+        for h in [
+            "bak://pvc-1/backup-1",
+            "bs://vm1-disk-0/backup-1",
+            "bak:///backup-1",
+        ] {
+            assert_eq!(resolve(LonghornVersion::V1_7, h).unwrap(), URL, "{h}");
+        }
+        let e = resolve(LonghornVersion::V1_7, "bs://vm1-disk-0/backup-2").unwrap_err();
+        assert_eq!(e.code, CsiCode::NotFound);
+        assert!(e.message.ends_with("backup backup-2 unavailable"), "{e}");
+    }
+
+    #[test]
+    fn longhorn_1_8_needs_a_backup_volume_for_the_volume_part() {
+        assert_eq!(
+            resolve(LonghornVersion::V1_8, "bak://pvc-1/backup-1").unwrap(),
+            URL
+        );
+        assert_eq!(
+            resolve(LonghornVersion::V1_8, "bs://pvc-1/backup-1").unwrap(),
+            URL
+        );
+        // Parts after the id are dropped, as the driver drops them.
+        assert_eq!(
+            resolve(LonghornVersion::V1_8, "bak://pvc-1/backup-1/extra").unwrap(),
+            URL
+        );
+        let e = resolve(LonghornVersion::V1_8, "bs://vm1-disk-0/backup-1").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rpc error: code = NotFound desc = failed to restore CSI snapshot bs://vm1-disk-0/backup-1 of volume vm1-disk-0: there is no backup volume"
+        );
+        let e = resolve(LonghornVersion::V1_8, "bak://pvc-1/backup-9").unwrap_err();
+        assert_eq!(e.code, CsiCode::NotFound);
+        assert!(e.message.contains("failed to get backup backup-9"), "{e}");
+        // The BackupVolume's name is never what is matched.
+        let e = resolve(LonghornVersion::V1_8, "bak://pvc-1-0fbc591a/backup-1").unwrap_err();
+        assert!(e.message.ends_with("there is no backup volume"), "{e}");
+    }
+
+    #[test]
+    fn malformed_handles_are_answered_as_the_driver_answers_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lh = longhorn(LonghornVersion::V1_8, dir.path());
+        let mut s = store(LonghornVersion::V1_8);
+        let mut events = Events::default();
+        let mut env = Env {
+            store: &mut s,
+            events: &mut events,
+            clock: Clock::default(),
+            server: None,
+        };
+        let cases = [
+            ("bak://pvc-1/", CsiCode::NotFound),
+            ("bak://pvc-1", CsiCode::InvalidArgument),
+            ("BAK://pvc-1/backup-1", CsiCode::InvalidArgument),
+            ("backup-1", CsiCode::InvalidArgument),
+            ("bi://anything", CsiCode::InvalidArgument),
+            ("bak://pvc-1//backup-1", CsiCode::NotFound),
+            ("snap://pvc-1/no-such-snapshot", CsiCode::NotFound),
+        ];
+        for (handle, code) in cases {
+            let e = lh
+                .create_volume(&mut env, "pvc-new", 2 << 20, Some(handle))
+                .unwrap_err();
+            assert_eq!(e.code, code, "{handle}: {e}");
+        }
+        assert!(
+            env.store.get_as::<Volume>(NAMESPACE, "pvc-new").is_none(),
+            "nothing created"
+        );
+        // A wrong volume part on 1.8 is logged as the plugin logs it.
+        let e = lh
+            .create_volume(&mut env, "pvc-new", 2 << 20, Some("bs://os-vol/backup-1"))
+            .unwrap_err();
+        assert_eq!(e.code, CsiCode::NotFound);
+        assert_eq!(
+            env.events.logs().last().unwrap().message,
+            "cannot find backup volume for volume os-vol"
+        );
+    }
+
+    #[test]
+    fn a_restore_creates_a_volume_that_restores_from_the_backup_url() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lh = longhorn(LonghornVersion::V1_8, dir.path());
+        let mut s = store(LonghornVersion::V1_8);
+        let mut events = Events::default();
+        let mut env = Env {
+            store: &mut s,
+            events: &mut events,
+            clock: Clock::default(),
+            server: None,
+        };
+        let v = lh
+            .create_volume(&mut env, "pvc-new", 3 << 20, Some("bak://pvc-1/backup-1"))
+            .unwrap();
+        assert_eq!(v.capacity, 4 << 20, "rounded up to 2 MiB");
+        let vol = env.store.get_as::<Volume>(NAMESPACE, "pvc-new").unwrap();
+        assert_eq!(vol.spec.from_backup.as_deref(), Some(URL));
+        assert_eq!(vol.status.as_ref().unwrap().restore_required, Some(true));
+        assert!(lh.volume_path("pvc-new").exists());
+        // Idempotent, as CreateVolume is.
+        assert_eq!(
+            lh.create_volume(&mut env, "pvc-new", 3 << 20, Some("bak://pvc-1/backup-1"))
+                .unwrap(),
+            v
+        );
+    }
+
+    #[test]
+    fn delete_snapshot_on_1_8_leaves_a_backup_its_handle_cannot_reach() {
+        let dir = tempfile::tempdir().unwrap();
+        for (version, handle, deleted) in [
+            (LonghornVersion::V1_8, "bs://vm1-disk-0/backup-1", false),
+            (LonghornVersion::V1_8, "bak://pvc-1/backup-1", true),
+            (LonghornVersion::V1_7, "bs://vm1-disk-0/backup-1", true),
+        ] {
+            let mut lh = longhorn(version, dir.path());
+            let mut s = store(version);
+            let mut events = Events::default();
+            let mut env = Env {
+                store: &mut s,
+                events: &mut events,
+                clock: Clock::default(),
+                server: None,
+            };
+            lh.delete_snapshot(&mut env, handle).unwrap();
+            assert_eq!(
+                env.store.get_as::<Backup>(NAMESPACE, "backup-1").is_none(),
+                deleted,
+                "{version:?} {handle}"
+            );
+        }
+    }
+}
