@@ -67,7 +67,7 @@ pub enum SourceError {
     #[error("{} files could not be read:\n  {}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n  "))]
     Several(Vec<SourceError>),
     /// The live cluster could not be reached, read or changed.
-    #[error("cluster{}: {source}", context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default())]
+    #[error("cluster{}: {source}{}", context.as_ref().map(|c| format!(" (context {c})")).unwrap_or_default(), source.hint())]
     Live {
         /// The kubeconfig context, if one was named.
         context: Option<String>,

@@ -54,6 +54,25 @@ pub enum LiveError {
     },
 }
 
+impl LiveError {
+    /// What to do instead when the cluster cannot be reached at all: empty
+    /// for errors that come from a cluster that was reached.
+    pub fn hint(&self) -> &'static str {
+        use vmbackup_kube::Error as K;
+        match self {
+            LiveError::Kube(
+                K::Kubeconfig { .. }
+                | K::NoConfig { .. }
+                | K::Client { .. }
+                | K::Unreachable { .. },
+            ) => {
+                "\nname the cluster with --kubeconfig FILE (and --context NAME); without access to it, give its objects with --from DIR (the output of `kubectl get ... -o yaml`) or a support bundle with --bundle FILE"
+            }
+            _ => "",
+        }
+    }
+}
+
 /// Reads the objects the engine needs from the cluster: every kind the
 /// engine reasons about, listed in full with paging (kinds the cluster does
 /// not serve or does not let us read are not listed, and said so in the
