@@ -46,6 +46,7 @@ fn main() {
         );
     }
 
+    let load_before = load_average();
     let image = dir.join("image.raw");
     let data_only = dir.join("data-only.raw");
     let blocks = build_image(&image, &data_only, size_mib * MIB);
@@ -84,147 +85,200 @@ fn main() {
         )
         .0
     });
+    let cp_sync = median(runs, || {
+        let _ = std::fs::remove_file(&copy);
+        time(
+            Command::new("sh")
+                .args(["-c", "cp \"$1\" \"$2\" && sync \"$2\""])
+                .arg("sh")
+                .arg(&image)
+                .arg(&copy),
+        )
+        .0
+    });
     let _ = std::fs::remove_file(&copy);
 
-    // Full import, each run into a fresh target.
-    let mut import_rss = 0;
-    let full = median(runs, || {
-        let _ = std::fs::remove_dir_all(&target);
-        std::fs::create_dir(&target).unwrap();
-        let (d, rss) = time(&mut vmbackup(
-            &bin,
-            &["import", "--target", &t, "--volume", "vol", "--from", &img],
-        ));
-        import_rss = import_rss.max(rss);
-        d
-    });
-    let backup = last_backup(&target);
-
-    // Export and verify, with Longhorn's lock (default) and without.
-    let out = dir.join("export.raw");
-    let o = out.to_str().unwrap().to_owned();
-    let mut export_rss = 0;
-    let mut export_args = vec![
-        "export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o,
-    ];
-    let export = median(runs, || {
-        let _ = std::fs::remove_file(&out);
-        let (d, rss) = time(&mut vmbackup(&bin, &export_args));
-        export_rss = export_rss.max(rss);
-        d
-    });
-    assert_eq!(
-        sha512_of(&out),
-        sha512_of(&image),
-        "the export differs from the image"
-    );
-    export_args.push("--no-lock");
-    let export_nolock = median(runs, || {
-        let _ = std::fs::remove_file(&out);
-        time(&mut vmbackup(&bin, &export_args)).0
-    });
-    let _ = std::fs::remove_file(&out);
-    let mut verify_rss = 0;
-    let mut verify_args = vec!["verify", "--target", &t, "--volume", "vol"];
-    let verify = median(runs, || {
-        let (d, rss) = time(&mut vmbackup(&bin, &verify_args));
-        verify_rss = verify_rss.max(rss);
-        d
-    });
-    verify_args.push("--no-lock");
-    let verify_nolock = median(runs, || time(&mut vmbackup(&bin, &verify_args)).0);
-
-    // Incremental import after changing 1% of the blocks (at least one).
+    // Imports with Longhorn's 2 s lock settle (the default) and without
+    // (`--lock-settle 0s`, for targets no Longhorn uses meanwhile): full,
+    // each run into a fresh target, then incremental after changing 1% of
+    // the blocks.
     let total_blocks = size_mib * MIB / BLOCK;
     let changes = (total_blocks / 100).max(1);
-    let mut incr_rss = 0;
     let mut round = 0u64;
-    let incremental = median(runs, || {
-        round += 1;
-        change_blocks(&image, &blocks, changes, round);
-        let (d, rss) = time(&mut vmbackup(
-            &bin,
-            &["import", "--target", &t, "--volume", "vol", "--from", &img],
-        ));
-        incr_rss = incr_rss.max(rss);
-        d
-    });
+    let mut rss = Rss::default();
+    let mut imports = Vec::new();
+    for settle in ["0s", "2s"] {
+        let args = [
+            "import",
+            "--target",
+            &t,
+            "--volume",
+            "vol",
+            "--from",
+            &img,
+            "--lock-settle",
+            settle,
+        ];
+        let full = median(runs, || {
+            let _ = std::fs::remove_dir_all(&target);
+            std::fs::create_dir(&target).unwrap();
+            let (d, kib) = time(&mut vmbackup(&bin, &args));
+            rss.import = rss.import.max(kib);
+            d
+        });
+        let incremental = median(runs, || {
+            round += 1;
+            change_blocks(&image, &blocks, changes, round);
+            let (d, kib) = time(&mut vmbackup(&bin, &args));
+            rss.incremental = rss.incremental.max(kib);
+            d
+        });
+        imports.push((settle, full, incremental));
+    }
+    let backup = last_backup(&target);
+
+    // Export and verify of the last backup, with Longhorn's lock (default)
+    // and without (`--no-lock`).
+    let out = dir.join("export.raw");
+    let o = out.to_str().unwrap().to_owned();
+    let mut exports = Vec::new();
+    for extra in [None, Some("--no-lock")] {
+        let mut args = vec![
+            "export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o,
+        ];
+        args.extend(extra);
+        let d = median(runs, || {
+            let _ = std::fs::remove_file(&out);
+            let (d, kib) = time(&mut vmbackup(&bin, &args));
+            rss.export = rss.export.max(kib);
+            d
+        });
+        assert_eq!(
+            sha512_of(&out),
+            sha512_of(&image),
+            "the export differs from the image"
+        );
+        exports.push(d);
+    }
+    let _ = std::fs::remove_file(&out);
+    let mut verifies = Vec::new();
+    for extra in [None, Some("--no-lock")] {
+        let mut args = vec!["verify", "--target", &t, "--volume", "vol"];
+        args.extend(extra);
+        verifies.push(median(runs, || {
+            let (d, kib) = time(&mut vmbackup(&bin, &args));
+            rss.verify = rss.verify.max(kib);
+            d
+        }));
+    }
 
     let secs = |d: Duration| d.as_secs_f64();
+    let (_, full0, incr0) = imports[0];
+    let (_, full2, incr2) = imports[1];
     let rows = [
-        ("export raw (with lock)", secs(export), "cp", secs(cp), 1.5),
+        ("export raw", secs(exports[0]), "cp", secs(cp), 1.5),
         (
             "export raw --no-lock",
-            secs(export_nolock),
+            secs(exports[1]),
             "cp",
             secs(cp),
             1.5,
         ),
         (
-            "verify (with lock)",
-            secs(verify),
+            "export raw --no-lock",
+            secs(exports[1]),
+            "cp + sync",
+            secs(cp_sync),
+            1.5,
+        ),
+        (
+            "verify",
+            secs(verifies[0]),
             "sha512sum of the data",
             secs(sha),
             1.2,
         ),
         (
             "verify --no-lock",
-            secs(verify_nolock),
+            secs(verifies[1]),
             "sha512sum of the data",
             secs(sha),
             1.2,
         ),
         (
             "full import",
-            secs(full),
+            secs(full2),
+            "lz4 -1 | sha512sum",
+            secs(lz4),
+            1.5,
+        ),
+        (
+            "full import --lock-settle 0s",
+            secs(full0),
             "lz4 -1 | sha512sum",
             secs(lz4),
             1.5,
         ),
         (
             "incremental import (1% changed)",
-            secs(incremental),
+            secs(incr2),
             "full import",
-            secs(full),
+            secs(full2),
+            0.10,
+        ),
+        (
+            "incr. import --lock-settle 0s",
+            secs(incr0),
+            "full import, settle 0s",
+            secs(full0),
             0.10,
         ),
     ];
     println!();
     println!(
-        "{:<34} {:>9}  {:<24} {:>9}  {:>7}  {:>6}  met",
+        "{:<34} {:>7}  {:<24} {:>7}  {:>6}  {:>5}  met",
         "operation", "time s", "floor", "floor s", "ratio", "goal"
     );
     for (name, t, floor, f, goal) in rows {
         let ratio = t / f;
         println!(
-            "{name:<34} {t:>9.3}  {floor:<24} {f:>9.3}  {ratio:>7.2}  {:>6}  {}",
+            "{name:<34} {t:>7.3}  {floor:<24} {f:>7.3}  {ratio:>6.2}  {:>5}  {}",
             format!("≤{goal}"),
             if ratio <= goal { "yes" } else { "NO" }
         );
     }
     println!();
     println!(
-        "{:<34} {:>12}  {:>8}  met",
+        "{:<34} {:>7}  {:>5}  met",
         "peak memory (VmHWM)", "MiB", "goal"
     );
     for (name, kib) in [
-        ("export", export_rss),
-        ("verify", verify_rss),
-        ("full import", import_rss),
-        ("incremental import", incr_rss),
+        ("export", rss.export),
+        ("verify", rss.verify),
+        ("full import", rss.import),
+        ("incremental import", rss.incremental),
     ] {
         let mib = kib as f64 / 1024.0;
         println!(
-            "{name:<34} {mib:>12.1}  {:>8}  {}",
+            "{name:<34} {mib:>7.1}  {:>5}  {}",
             "≤64",
             if mib <= 64.0 { "yes" } else { "NO" }
         );
     }
     println!(
-        "\nmedian of {runs} runs; image {size_mib} MiB; work directory {}",
-        dir.display()
+        "\nmedian of {runs} runs; image {size_mib} MiB; load average before/after: {load_before} / {}",
+        load_average()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Peak resident memory per operation, KiB.
+#[derive(Debug, Default)]
+struct Rss {
+    export: u64,
+    verify: u64,
+    import: u64,
+    incremental: u64,
 }
 
 fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -347,6 +401,14 @@ fn last_backup(target: &Path) -> String {
         }
     }
     panic!("no backup under {}", target.display());
+}
+
+/// The 1-minute load average (other work on the machine skews timings).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn sha512_of(path: &Path) -> String {
