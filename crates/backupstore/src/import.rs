@@ -17,11 +17,12 @@ use crate::layout;
 use crate::lock::LockKind;
 use crate::name::{Checksum, generate_name, validate_name};
 use crate::progress::{Progress, default_concurrency};
-use crate::source::ImageSource;
+use crate::source::{BufferPool, ImageSource};
 use crate::target::Target;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Options for [`Target::import_raw`].
 #[derive(Debug, Clone)]
@@ -116,14 +117,21 @@ async fn scan(source: &ImageSource, bs: u64, n: usize, progress: &dyn Progress) 
     let total_blocks = source.size().div_ceil(bs);
     let image_size = source.size();
     type Found = Option<(Checksum, Fingerprint)>;
+    let pool = BufferPool::new(n);
     let found: Vec<(u64, Found)> = futures::stream::iter(ranges.into_iter().flatten())
         .map(|index| {
             let source = source.clone();
+            let pool = Arc::clone(&pool);
             async move {
                 let sum = tokio::task::spawn_blocking(move || -> Result<Found> {
-                    let data = source.read_block(index, bs)?;
-                    Ok((!block::is_zero(&data))
-                        .then(|| (block::checksum(&data), fingerprint(&data))))
+                    let mut data = pool.take();
+                    let read = source.read_block_into(index, bs, &mut data);
+                    let found = read.map(|()| {
+                        (!block::is_zero(&data))
+                            .then(|| (block::checksum(&data), fingerprint(&data)))
+                    });
+                    pool.give(data);
+                    found
                 })
                 .await
                 .map_err(Error::task)??;
@@ -304,20 +312,26 @@ impl Target {
             .concurrency
             .unwrap_or_else(|| default_concurrency(bs))
             .max(1);
+        let pool = BufferPool::new(n);
         let uploaded: Vec<(u64, bool)> = futures::stream::iter(to_upload)
             .map(|(sum, (index, fp), exists)| {
                 let source = source.clone();
+                let pool = Arc::clone(&pool);
                 async move {
                     let image_path = source.path().to_owned();
                     let compressed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
-                        let data = source.read_block(index, bs)?;
-                        if fingerprint(&data) != fp {
-                            return Err(Error::ImageChanged {
+                        let mut data = pool.take();
+                        let read = source.read_block_into(index, bs, &mut data);
+                        let out = match read {
+                            Err(e) => Err(e),
+                            Ok(()) if fingerprint(&data) != fp => Err(Error::ImageChanged {
                                 path: image_path.display().to_string(),
                                 offset: index * bs,
-                            });
-                        }
-                        Ok(block::compress(compression, &data))
+                            }),
+                            Ok(()) => Ok(block::compress(compression, &data)),
+                        };
+                        pool.give(data);
+                        out
                     })
                     .await
                     .map_err(Error::task)??;

@@ -8,7 +8,7 @@ use std::io::{Seek, SeekFrom};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// An open raw image (a regular file or a block device).
 #[derive(Debug, Clone)]
@@ -76,15 +76,69 @@ impl ImageSource {
 
     /// Reads block `index`, zero-padded to `block_size` past the end of the
     /// image.
+    #[cfg(test)]
     pub(crate) fn read_block(&self, index: u64, block_size: u64) -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        self.read_block_into(index, block_size, &mut buf)?;
+        Ok(buf)
+    }
+
+    /// Like [`Self::read_block`], into `buf` (resized to `block_size`), so
+    /// that a buffer can serve many blocks.
+    pub(crate) fn read_block_into(
+        &self,
+        index: u64,
+        block_size: u64,
+        buf: &mut Vec<u8>,
+    ) -> Result<()> {
         let offset = index * block_size;
-        let len = usize::try_from(block_size.min(self.size.saturating_sub(offset)))
+        let size = usize::try_from(block_size)
             .map_err(|_| Error::Unsupported("block size too large".into()))?;
-        let mut buf = vec![0u8; usize::try_from(block_size).unwrap_or(len)];
+        let len = usize::try_from(block_size.min(self.size.saturating_sub(offset)))
+            .unwrap_or(size)
+            .min(size);
+        buf.resize(size, 0);
         self.file
             .read_exact_at(&mut buf[..len], offset)
             .map_err(|e| Error::io(&self.path, e))?;
-        Ok(buf)
+        buf[len..].fill(0);
+        Ok(())
+    }
+}
+
+/// Block buffers kept for reuse while an image is read, so that the
+/// allocator does not hand pages back to the system and fault them in again
+/// for every block. At most `keep` buffers are kept.
+#[derive(Debug)]
+pub(crate) struct BufferPool {
+    free: Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+}
+
+impl BufferPool {
+    pub(crate) fn new(keep: usize) -> Arc<Self> {
+        Arc::new(BufferPool {
+            free: Mutex::new(Vec::new()),
+            keep,
+        })
+    }
+
+    /// A buffer from the pool, or a new empty one.
+    pub(crate) fn take(&self) -> Vec<u8> {
+        self.free
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default()
+    }
+
+    /// Returns a buffer for reuse (dropped when the pool is full).
+    pub(crate) fn give(&self, buf: Vec<u8>) {
+        if let Ok(mut free) = self.free.lock()
+            && free.len() < self.keep
+        {
+            free.push(buf);
+        }
     }
 }
 
@@ -124,5 +178,26 @@ mod tests {
         assert_eq!(b.len(), 4096);
         assert!(b[..904].iter().all(|x| *x == 7) && b[904..].iter().all(|x| *x == 0));
         assert_eq!(src.data_block_ranges(4096).into_iter().flatten().count(), 2);
+    }
+
+    #[test]
+    fn reused_buffers_are_padded_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(&[7u8; 5000]).unwrap();
+        drop(f);
+        let src = ImageSource::open(&path).unwrap();
+        let pool = BufferPool::new(1);
+        let mut buf = pool.take();
+        src.read_block_into(0, 4096, &mut buf).unwrap();
+        assert!(buf.iter().all(|x| *x == 7));
+        pool.give(buf);
+        pool.give(vec![1; 3]);
+        let mut buf = pool.take();
+        assert_eq!(buf.len(), 4096, "the kept buffer comes back");
+        src.read_block_into(1, 4096, &mut buf).unwrap();
+        assert!(buf[..904].iter().all(|x| *x == 7) && buf[904..].iter().all(|x| *x == 0));
+        assert!(pool.take().is_empty(), "only one buffer is kept");
     }
 }
