@@ -652,7 +652,11 @@ impl<'a> Story<'a> {
             .build()
             .map_err(|e| Failed(e.to_string()))?;
         let url = dir.to_string_lossy().into_owned();
-        let target = rt.block_on(Target::open(&url, &TargetOptions::default()))?;
+        // Nothing else uses this target, so the lock protocol's settle time
+        // (meant for other writers on a shared target) is not waited for.
+        let target = rt
+            .block_on(Target::open(&url, &TargetOptions::default()))?
+            .with_lock_settle(Duration::ZERO);
         let meta = rt
             .block_on(target.read_vm_backup_metadata(NS, BACKUP))?
             .ok_or_else(|| Failed(format!("no metadata for {NS}/{BACKUP} on the target")))?;

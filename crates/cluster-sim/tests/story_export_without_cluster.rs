@@ -24,7 +24,8 @@ fn every_disk_exports_from_the_target_directory_with_no_cluster() {
     let url = world.target.dir().to_string_lossy().into_owned();
     let target = rt
         .block_on(Target::open(&url, &TargetOptions::default()))
-        .unwrap();
+        .unwrap()
+        .with_lock_settle(std::time::Duration::ZERO);
     let meta = rt
         .block_on(target.read_vm_backup_metadata("default", "vm1-backup"))
         .unwrap()
