@@ -1,6 +1,7 @@
 //! The simulation is deterministic: the same story run twice gives the same
 //! objects (names, UIDs, resource versions), the same actions at the same
 //! simulated times, and the same Longhorn backups.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
