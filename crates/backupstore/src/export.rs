@@ -221,12 +221,7 @@ impl Target {
         progress: &dyn Progress,
     ) -> Result<ExportSummary> {
         let image = self.open_backup_image(volume, backup).await?;
-        if !options.overwrite && dest.exists() {
-            return Err(Error::io(
-                dest,
-                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "destination exists"),
-            ));
-        }
+        check_destination(dest, options.overwrite)?;
         // Blocks are content-addressed and verified, so they can be read
         // while the lock settles; the file is renamed into place only once
         // the lock is held, i.e. once no deletion can have run meanwhile.
@@ -327,6 +322,65 @@ impl Target {
     }
 }
 
+/// Checks that an export may write `dest`, without following a symlink
+/// there.
+///
+/// - Nothing at `dest` (not even a dangling symlink): accepted.
+/// - Anything at `dest` without `overwrite`: refused, whatever its kind.
+/// - With `overwrite`: a regular file or a symlink is accepted; the rename
+///   that completes the export replaces the file or *the link itself*, so
+///   nothing is ever written through a link. Devices, FIFOs, sockets and
+///   directories are refused.
+pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(dest) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(dest, e)),
+    };
+    let kind = file_kind(&meta.file_type());
+    if !overwrite {
+        return Err(Error::io(
+            dest,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{kind} exists there (use --force to replace it)"),
+            ),
+        ));
+    }
+    if meta.is_file() || meta.file_type().is_symlink() {
+        return Ok(());
+    }
+    Err(Error::io(
+        dest,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("refused to replace a {kind}: only a regular file or a symlink is replaced"),
+        ),
+    ))
+}
+
+/// A word for the kind of a file, for messages.
+pub(crate) fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symlink"
+    } else if t.is_file() {
+        "regular file"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
+}
+
 /// A file being written under a temporary name next to its destination
 /// (`.<name>.partial-<random>`), so that nothing incomplete is ever found
 /// under the final name. It is removed when dropped (an error, a
@@ -387,6 +441,61 @@ impl Drop for PartialFile {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod destination_tests {
+    use super::*;
+
+    #[test]
+    fn missing_destination_is_accepted_with_or_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("new.raw");
+        check_destination(&p, false).unwrap();
+        check_destination(&p, true).unwrap();
+    }
+
+    #[test]
+    fn any_existing_path_is_refused_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file.raw");
+        std::fs::write(&file, b"x").unwrap();
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        for p in [&file, &dangling, &dir.path().to_path_buf()] {
+            let e = check_destination(p, false).unwrap_err().to_string();
+            assert!(e.contains("--force"), "{e}");
+        }
+    }
+
+    #[test]
+    fn force_replaces_only_regular_files_and_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file.raw");
+        std::fs::write(&file, b"x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        check_destination(&file, true).unwrap();
+        check_destination(&link, true).unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        for (p, kind) in [
+            (std::path::Path::new("/dev/null"), "character device"),
+            (fifo.as_path(), "FIFO"),
+            (dir.path(), "directory"),
+        ] {
+            let e = check_destination(p, true).unwrap_err().to_string();
+            assert!(
+                e.contains(kind) && e.contains(&p.display().to_string()),
+                "{e}"
+            );
         }
     }
 }

@@ -30,7 +30,9 @@ pub mod progress;
 pub mod read;
 pub mod verify;
 
-pub use export::{BackupImage, ExportOptions, ExportSummary, ImageBlock, PartialFile};
+pub use export::{
+    BackupImage, ExportOptions, ExportSummary, ImageBlock, PartialFile, check_destination,
+};
 pub use lock::{LockKind, VolumeLock};
 pub use progress::{NoProgress, Progress};
 pub use read::{BackupList, BackupState, BackupSummary, Ignored, VolumeList};

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use futures::TryStreamExt;
 use vmbackup_backupstore::{BackupImage, ExportOptions, LockKind, PartialFile, Progress, Target};
 use vmbackup_qcow2::{Qcow2Writer, WriterOptions};
@@ -38,7 +38,9 @@ pub struct Args {
     /// Image format.
     #[arg(long, value_enum, default_value_t = ImageFormat::Raw)]
     pub format: ImageFormat,
-    /// Replace the file if it exists.
+    /// Replace the destination if it exists. Only a regular file or a
+    /// symlink is replaced (the link itself, never what it points to);
+    /// devices, FIFOs, sockets and directories are always refused.
     #[arg(long)]
     pub force: bool,
     /// Do not take Longhorn's volume lock while reading. Use only when
@@ -83,12 +85,7 @@ pub async fn export(
         }
         ImageFormat::Qcow2 => {
             let image = target.open_backup_image(&args.volume, &args.backup).await?;
-            if !args.force && args.to.exists() {
-                bail!(
-                    "{}: the file exists (use --force to replace it)",
-                    args.to.display()
-                );
-            }
+            vmbackup_backupstore::check_destination(&args.to, args.force)?;
             // As for raw exports: blocks are content-addressed and verified,
             // so they are read while the lock settles, and the image is
             // renamed into place only once the lock is held.
