@@ -19,7 +19,25 @@ pub(crate) struct ImageSource {
 }
 
 impl ImageSource {
+    /// Opens a regular file or a block device. Anything else (a FIFO, a
+    /// socket, a character device such as `/dev/zero`, a directory) is
+    /// refused before it is opened, so that opening cannot block; an image
+    /// of 0 bytes is refused too.
     pub(crate) fn open(path: &Path) -> Result<Self> {
+        let refuse = |reason: String| {
+            Error::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, reason),
+            )
+        };
+        let before = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let file_type = before.file_type();
+        if !before.is_file() && !std::os::unix::fs::FileTypeExt::is_block_device(&file_type) {
+            return Err(refuse(format!(
+                "is a {}, not a regular file or a block device",
+                crate::export::file_kind(&file_type)
+            )));
+        }
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, e))?;
         let size = if meta.is_file() {
@@ -28,6 +46,9 @@ impl ImageSource {
             file.seek(SeekFrom::End(0))
                 .map_err(|e| Error::io(path, e))?
         };
+        if size == 0 {
+            return Err(refuse("the image is empty (0 bytes)".into()));
+        }
         Ok(ImageSource {
             file: Arc::new(file),
             path: path.to_owned(),
@@ -146,6 +167,33 @@ impl BufferPool {
 mod tests {
     use super::*;
     use std::io::Write;
+
+    #[test]
+    fn refuses_what_is_not_an_image_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        let empty = dir.path().join("empty.raw");
+        std::fs::write(&empty, b"").unwrap();
+        for (p, why) in [
+            (fifo.as_path(), "FIFO"),
+            (Path::new("/dev/zero"), "character device"),
+            (Path::new("/dev/null"), "character device"),
+            (dir.path(), "directory"),
+            (empty.as_path(), "empty"),
+        ] {
+            let e = ImageSource::open(p).unwrap_err().to_string();
+            assert!(
+                e.contains(why) && e.contains(&p.display().to_string()),
+                "{e}"
+            );
+        }
+    }
 
     #[test]
     fn holes_are_skipped() {
