@@ -420,6 +420,22 @@ impl<'a> Story<'a> {
         ))
     }
 
+    fn content_names(&self, ns: &str, backup: &str) -> Vec<String> {
+        let Some(vmb) = self.a.vmbackup(ns, backup) else {
+            return Vec::new();
+        };
+        vmb.volume_backups()
+            .iter()
+            .filter_map(|vb| {
+                let vs = self
+                    .a
+                    .store()
+                    .get_as::<vmbackup_api::VolumeSnapshot>(ns, vb.name.as_deref()?)?;
+                vs.content_name().map(str::to_owned)
+            })
+            .collect()
+    }
+
     fn handles(&self, ns: &str, backup: &str) -> Vec<String> {
         let Some(vmb) = self.a.vmbackup(ns, backup) else {
             return Vec::new();
@@ -482,10 +498,40 @@ impl<'a> Story<'a> {
         self.a.run_until_settled()?;
 
         let kept = self.a.longhorn_backup_ids();
+        let old_contents = self.content_names(NS, LEGACY);
+        let before = self.a.controller().executed().len();
         self.a.controller_mut().options_mut().repair =
             RepairScope::Only(BTreeSet::from([(NS.to_owned(), LEGACY.to_owned())]));
         self.a.run_until_settled()?;
         *self.a.controller_mut().options_mut() = Default::default();
+        // Each old content was switched to Retain before it was deleted, and
+        // is gone.
+        let repair: Vec<&vmbackup_engine::Action> = self.a.controller().executed()[before..]
+            .iter()
+            .map(|e| &e.step.action)
+            .collect();
+        for name in &old_contents {
+            let retained = repair.iter().position(|a| {
+                matches!(a, vmbackup_engine::Action::Patch { target, patch, .. }
+                    if target.name == *name
+                        && patch.pointer("/spec/deletionPolicy").and_then(|v| v.as_str()) == Some("Retain"))
+            });
+            let deleted = repair.iter().position(|a| {
+                matches!(a, vmbackup_engine::Action::Delete { target, .. }
+                    if target.kind == Kind::VolumeSnapshotContent && target.name == *name)
+            });
+            check(
+                matches!((retained, deleted), (Some(r), Some(d)) if r < d),
+                || format!("content {name} was not set to Retain before it was deleted"),
+            )?;
+            check(
+                self.a
+                    .store()
+                    .get_as::<vmbackup_api::VolumeSnapshotContent>("", name)
+                    .is_none(),
+                || format!("old content {name} is still there"),
+            )?;
+        }
         let handles = self.handles(NS, LEGACY);
         check(
             handles.len() == 2 && handles.iter().all(|h| h.starts_with("bak://pvc-")),
@@ -500,8 +546,9 @@ impl<'a> Story<'a> {
             || "the repaired VMBackup is not ready".into(),
         )?;
         self.line(format!(
-            "vmbackup repair: new contents with handles {}; old ones set to Retain and removed; every Longhorn backup kept",
-            handles.join(", ")
+            "vmbackup repair: new contents with handles {}; the {} old ones were set to Retain, then removed; every Longhorn backup kept",
+            handles.join(", "),
+            old_contents.len()
         ));
         let expected = self.at_legacy.clone();
         Self::restore(
