@@ -124,22 +124,22 @@ pub enum Error {
         reason: String,
     },
     /// The object store failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Store {
         /// Path relative to the target root.
         path: String,
-        /// Underlying error.
-        #[source]
-        source: object_store::Error,
+        /// Underlying error, shown in this error's text (so not also
+        /// given as its `source()`, which would print it twice).
+        error: object_store::Error,
     },
     /// A local file (image or export destination) failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// Local path.
         path: String,
-        /// Underlying error.
-        #[source]
-        source: std::io::Error,
+        /// Underlying error, shown in this error's text (so not also
+        /// given as its `source()`, which would print it twice).
+        error: std::io::Error,
     },
     /// The backup has no completion time yet.
     #[error("backup {backup} of volume {volume} is still in progress")]
@@ -211,7 +211,7 @@ impl Error {
     pub(crate) fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),
-            source,
+            error: source,
         }
     }
 
@@ -223,7 +223,7 @@ impl Error {
             },
             source => Error::Store {
                 path: path.to_owned(),
-                source,
+                error: source,
             },
         }
     }

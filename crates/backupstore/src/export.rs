@@ -222,6 +222,9 @@ impl Target {
     ) -> Result<ExportSummary> {
         let image = self.open_backup_image(volume, backup).await?;
         check_destination(dest, options.overwrite)?;
+        // Created before the lock is taken, so that a destination that
+        // cannot be written fails at once and leaves nothing on the target.
+        let partial = PartialFile::create(dest)?;
         // Blocks are content-addressed and verified, so they can be read
         // while the lock settles; the file is renamed into place only once
         // the lock is held, i.e. once no deletion can have run meanwhile.
@@ -232,27 +235,35 @@ impl Target {
                 Ok(None)
             }
         };
-        let (lock, (partial, summary)) = futures::future::try_join(
-            lock,
-            self.export_to_partial(&image, dest, options, progress),
-        )
-        .await?;
-        let committed = partial.commit(dest);
+        // A failed lock stops the writing (the temporary file is removed);
+        // a failed write lets the lock finish so that it is released below.
+        let write = async {
+            Ok::<_, Error>(
+                self.export_to_partial(&image, partial, options, progress)
+                    .await,
+            )
+        };
+        let (lock, written) = futures::future::try_join(lock, write).await?;
+        let committed = written.and_then(|(partial, summary)| {
+            partial.commit(dest)?;
+            Ok(summary)
+        });
         if let Some(lock) = lock {
-            lock.release().await?;
+            let released = lock.release().await;
+            if committed.is_ok() {
+                released?;
+            }
         }
-        committed?;
-        Ok(summary)
+        committed
     }
 
     async fn export_to_partial(
         &self,
         image: &BackupImage,
-        dest: &Path,
+        partial: PartialFile,
         options: &ExportOptions,
         progress: &dyn Progress,
     ) -> Result<(PartialFile, ExportSummary)> {
-        let partial = PartialFile::create(dest)?;
         let file = Arc::new(
             partial
                 .file
@@ -411,7 +422,7 @@ impl PartialFile {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+            .map_err(|e| Error::io(dest, e))?;
         Ok(PartialFile {
             path,
             file,

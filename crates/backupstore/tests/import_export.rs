@@ -373,3 +373,65 @@ async fn another_writers_placeholder_is_never_touched() {
         placeholder.to_json()
     );
 }
+
+/// Lock files left anywhere under the target's directory, looked up
+/// without yielding to the runtime (so a lock removed in the background
+/// later does not count as released).
+fn lock_files(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "lck") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// An error and its sources, joined the way `{:#}` prints them.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        text.push_str(&format!(": {s}"));
+        next = s.source();
+    }
+    text
+}
+
+#[tokio::test]
+async fn a_failed_export_releases_its_lock_and_names_the_given_path_once() {
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 1 << 20, &[(0, 4096, Fill::Random(3))]);
+    let s = target
+        .import_raw("vol-1", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert!(lock_files(dir.path()).is_empty());
+
+    let dest = work.path().join("nonexistent/dir/x.raw");
+    let e = target
+        .export_raw("vol-1", &s.backup, &dest, &export_opts(), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(
+        lock_files(dir.path()).is_empty(),
+        "lock left behind: {:?}",
+        lock_files(dir.path())
+    );
+    let text = chain(&e);
+    assert!(text.contains(&dest.display().to_string()), "{text}");
+    assert!(!text.contains(".partial-"), "{text}");
+    assert_eq!(
+        text.matches("No such file or directory").count(),
+        1,
+        "{text}"
+    );
+}

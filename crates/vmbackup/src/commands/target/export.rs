@@ -2,7 +2,7 @@
 //! image, written under a temporary name and renamed into place when
 //! complete.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use futures::TryStreamExt;
@@ -100,28 +100,39 @@ pub async fn export(
                         .map_err(anyhow::Error::from)
                 }
             };
-            let (lock, (partial, written)) =
-                futures::future::try_join(lock, write_qcow2(target, &image, &args.to, progress))
-                    .await?;
-            let committed = partial.commit(&args.to);
+            // Created before the lock is taken, so that a destination that
+            // cannot be written fails at once and leaves nothing behind.
+            let partial = PartialFile::create(&args.to)?;
+            // A failed lock stops the writing (the temporary file is
+            // removed); a failed write lets the lock finish so that it is
+            // released below.
+            let write = async {
+                Ok::<_, anyhow::Error>(write_qcow2(target, &image, partial, progress).await)
+            };
+            let (lock, written) = futures::future::try_join(lock, write).await?;
+            let committed = written.and_then(|(partial, written)| {
+                partial.commit(&args.to)?;
+                Ok(written)
+            });
             if let Some(lock) = lock {
-                lock.release().await?;
+                let released = lock.release().await;
+                if committed.is_ok() {
+                    released?;
+                }
             }
-            committed?;
-            Ok(written)
+            committed
         }
     }
 }
 
 /// Streams the blocks of a backup into a qcow2 image written to a temporary
-/// file beside `dest`, flushed to stable storage.
+/// file (`partial`), flushed to stable storage.
 async fn write_qcow2(
     target: &Target,
     image: &BackupImage,
-    dest: &Path,
+    partial: PartialFile,
     progress: &dyn Progress,
 ) -> anyhow::Result<(PartialFile, Written)> {
-    let partial = PartialFile::create(dest)?;
     let shown = partial.path().display().to_string();
     let file = partial.file().try_clone().with_context(|| shown.clone())?;
     let mut writer = Qcow2Writer::new(file, image.size, WriterOptions::default())
