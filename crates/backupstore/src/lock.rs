@@ -96,18 +96,52 @@ impl Target {
             path: path.clone(),
             refresher: None,
         };
+        // Every failure from here on removes the lock file before
+        // returning, so that no error leaves a lock behind on the target.
+        if let Err(e) = self
+            .settle_and_acquire(volume, kind, &name, &path, &mut file)
+            .await
+        {
+            let _ = guard.release().await;
+            return Err(e);
+        }
+        let target = self.clone();
+        let refresh_path = path.clone();
+        let body = file.to_json();
+        let refresher = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(LOCK_REFRESH).await;
+                if let Err(e) = target.put(&refresh_path, body.clone()).await {
+                    tracing::warn!(path = %refresh_path, error = %e, "cannot refresh lock");
+                }
+            }
+        });
+        guard.refresher = Some(refresher);
+        Ok(guard)
+    }
+
+    /// Waits for the settle time, checks the other locks, and marks ours
+    /// acquired; fails with [`Error::Locked`] when a conflicting lock wins.
+    async fn settle_and_acquire(
+        &self,
+        volume: &str,
+        kind: LockKind,
+        name: &str,
+        path: &str,
+        file: &mut LockFile,
+    ) -> Result<()> {
         let ours_time = self
-            .head(&path)
+            .head(path)
             .await?
             .map_or_else(Utc::now, |m| m.last_modified);
         tokio::time::sleep(self.lock_settle).await;
 
         let ours = Seen {
-            name: name.clone(),
+            name: name.to_owned(),
             kind: file.kind,
             acquired: false,
             time: ours_time,
-            path: path.clone(),
+            path: path.to_owned(),
         };
         let locks_dir = layout::locks_dir(volume)?;
         let listing = self.list_dir(&locks_dir).await?;
@@ -143,7 +177,6 @@ impl Target {
                 .is_ok_and(|age| age > LOCK_EXPIRY);
             if other.kind != ours.kind && !expired && has_priority(&other, &ours) {
                 let holder = other.path.clone();
-                guard.release().await?;
                 return Err(Error::Locked {
                     volume: volume.to_owned(),
                     operation: kind.operation(),
@@ -153,20 +186,8 @@ impl Target {
         }
 
         file.acquired = true;
-        self.put(&path, file.to_json()).await?;
-        let target = self.clone();
-        let refresh_path = path.clone();
-        let body = file.to_json();
-        let refresher = tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(LOCK_REFRESH).await;
-                if let Err(e) = target.put(&refresh_path, body.clone()).await {
-                    tracing::warn!(path = %refresh_path, error = %e, "cannot refresh lock");
-                }
-            }
-        });
-        guard.refresher = Some(refresher);
-        Ok(guard)
+        self.put(path, file.to_json()).await?;
+        Ok(())
     }
 }
 
