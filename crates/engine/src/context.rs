@@ -284,8 +284,8 @@ pub struct Out {
     pub requeue: Option<Duration>,
     /// The target must be read.
     pub wants_target_scan: bool,
-    /// VMBackups this plan changes, as the plan leaves them: reconcilers
-    /// that run after the backup reconciler decide on these, not on the
+    /// VMBackups this plan changes that a restore refers to, as the plan
+    /// leaves them: the restore reconciler decides on these, not on the
     /// View's copies, so that a plan cut short anywhere converges to the
     /// same end.
     pub planned_vmbackups: BTreeMap<Key, vmbackup_api::VirtualMachineBackup>,
@@ -342,12 +342,16 @@ pub fn same_object(meta: &ObjectMeta) -> Precondition {
 /// The patch that turns `before` into `after` (both the same object), or
 /// `None` when nothing changes. A patch touching only `status` is a
 /// status patch.
-pub fn patch_action<T: Serialize>(
+pub fn patch_action<T: Serialize + PartialEq>(
     target: ObjectRef,
     meta: &ObjectMeta,
     before: &T,
     after: &T,
 ) -> Option<Action> {
+    // Equal objects serialise equally: skip the costly JSON diff.
+    if before == after {
+        return None;
+    }
     let from = serde_json::to_value(before).ok()?;
     let to = serde_json::to_value(after).ok()?;
     let patch = merge_patch::diff(&from, &to)?;

@@ -1,6 +1,6 @@
 //! The entry point: run every reconciler over one View and assemble the plan.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use vmbackup_api::wellknown;
@@ -45,19 +45,24 @@ fn coalesce(steps: Vec<Step>) -> Vec<Step> {
     let mut out: Vec<Step> = Vec::with_capacity(steps.len());
     let mut deleted = BTreeSet::new();
     let mut created = BTreeSet::new();
+    // Index in `out` of the first patch (and first status patch) per object.
+    let mut patched: BTreeMap<(bool, ObjectRef), usize> = BTreeMap::new();
     for step in steps {
         match &step.action {
             Action::Patch { target, patch, .. } | Action::PatchStatus { target, patch, .. } => {
-                let same_kind = std::mem::discriminant(&step.action);
-                if let Some(first) = out.iter_mut().find(|s| {
-                    std::mem::discriminant(&s.action) == same_kind
-                        && matches!(&s.action, Action::Patch { target: t, .. } | Action::PatchStatus { target: t, .. } if t == target)
-                }) {
-                    if let Action::Patch { patch: p, .. } | Action::PatchStatus { patch: p, .. } = &mut first.action {
+                let key = (
+                    matches!(step.action, Action::PatchStatus { .. }),
+                    target.clone(),
+                );
+                if let Some(&at) = patched.get(&key) {
+                    if let Action::Patch { patch: p, .. } | Action::PatchStatus { patch: p, .. } =
+                        &mut out[at].action
+                    {
                         merge_patch::apply(p, patch);
                     }
                     continue;
                 }
+                patched.insert(key, out.len());
             }
             Action::Delete { target, .. } => {
                 if !deleted.insert(target.clone()) {

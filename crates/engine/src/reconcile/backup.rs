@@ -59,7 +59,9 @@ pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
                 unit.patch_reason
                     .unwrap_or_else(|| "update VM backup status".into()),
             );
-            out.planned_vmbackups.insert(key.clone(), want);
+            if ctx.view.restores_of(&key.0, &key.1).next().is_some() {
+                out.planned_vmbackups.insert(key.clone(), want);
+            }
         }
         for (action, reason) in unit.retires {
             out.step(REPAIR, action, reason);
