@@ -176,7 +176,7 @@ fn provision(
     let mut capacity = BTreeMap::new();
     capacity.insert("storage".to_owned(), Quantity(created.capacity.to_string()));
     if env.store.get_as::<Pv>("", &pv_name).is_none() {
-        env.store.create(PersistentVolume {
+        env.store.create_with_status(PersistentVolume {
             metadata: ObjectMeta {
                 name: Some(pv_name.clone()),
                 finalizers: Some(vec![PV_PROTECTION.to_owned()]),

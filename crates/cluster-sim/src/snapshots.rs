@@ -441,7 +441,7 @@ mod tests {
             ))
             .unwrap();
         }
-        s.create(obj(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
+        s.create_with_status(obj(json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
             "metadata": {"name": "backup-1", "namespace": "longhorn-system", "finalizers": ["longhorn.io"]},
             "spec": {}, "status": {"state": "Completed", "volumeName": "pvc-1"}})))
             .unwrap();

@@ -153,9 +153,31 @@ impl Store {
         self.objects.values()
     }
 
-    /// Creates an object: validates it, assigns `uid`, `resourceVersion`
-    /// and `creationTimestamp`, and returns it as stored.
+    /// Creates an object as a client does: for kinds with a status
+    /// subresource the status sent is dropped (the API server ignores it);
+    /// otherwise as [`Store::create_with_status`].
     pub fn create(&mut self, object: impl Into<Object>) -> Result<Object, ApiError> {
+        let object = object.into();
+        let object = if object.kind().has_status_subresource() {
+            let mut value = object.to_value();
+            if let serde_json::Value::Object(map) = &mut value {
+                map.remove("status");
+            }
+            Object::from_value(value).map_err(|e| ApiError::Invalid {
+                object: object.reference().to_string(),
+                message: e.to_string(),
+            })?
+        } else {
+            object
+        };
+        self.create_with_status(object)
+    }
+
+    /// Creates an object with its status (what a controller does by
+    /// creating it and then writing its status): validates it, assigns
+    /// `uid`, `resourceVersion` and `creationTimestamp`, and returns it as
+    /// stored.
+    pub fn create_with_status(&mut self, object: impl Into<Object>) -> Result<Object, ApiError> {
         let mut object = object.into();
         {
             let meta = object.meta_mut();
@@ -628,6 +650,21 @@ mod tests {
             s.get_as::<vmbackup_api::VolumeSnapshot>("default", "child")
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_client_cannot_create_an_object_with_a_status_its_subresource_owns() {
+        let mut s = Store::new("t");
+        s.create(ns("default")).unwrap();
+        let mut v = vs("a", None).to_value();
+        v["status"] = json!({"readyToUse": true});
+        let created = s.create(Object::from_value(v.clone()).unwrap()).unwrap();
+        assert_eq!(created.to_value()["status"], Value::Null);
+        v["metadata"]["name"] = json!("b");
+        let kept = s
+            .create_with_status(Object::from_value(v).unwrap())
+            .unwrap();
+        assert_eq!(kept.to_value()["status"]["readyToUse"], true);
     }
 
     #[test]

@@ -182,7 +182,7 @@ impl Longhorn {
             }
         }
         let restoring = from_backup.is_some();
-        env.store.create(Volume {
+        env.store.create_with_status(Volume {
             metadata: meta(name),
             spec: VolumeSpec {
                 size: Some(size.to_string()),
@@ -351,7 +351,7 @@ impl Longhorn {
                 let mut m = meta(&backup_name);
                 m.labels = Some(labels);
                 m.finalizers = Some(vec![wellknown::FINALIZER_LONGHORN.to_owned()]);
-                let created = env.store.create(Backup {
+                let created = env.store.create_with_status(Backup {
                     metadata: m,
                     spec: BackupSpec {
                         snapshot_name: Some(name.to_owned()),
@@ -519,7 +519,7 @@ mod tests {
             }
         };
         s.create(Object::from_value(bv).unwrap()).unwrap();
-        s.create(
+        s.create_with_status(
             Object::from_value(
                 json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
                 "metadata": {"name": "backup-1", "namespace": "longhorn-system"},

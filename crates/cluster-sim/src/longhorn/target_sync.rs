@@ -278,7 +278,7 @@ fn pull_backup(
         .ok()
         .map(|v| v.size.to_string());
     let now = env.now();
-    env.store.create(Backup {
+    env.store.create_with_status(Backup {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
             namespace: Some(NAMESPACE.to_owned()),
