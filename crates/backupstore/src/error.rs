@@ -77,6 +77,12 @@ pub enum Error {
         /// Path relative to the target root.
         path: String,
     },
+    /// A path that must be a directory (a volume's `backups`) is a file.
+    #[error("{path} is a file, not a directory")]
+    NotADirectory {
+        /// Path relative to the target root.
+        path: String,
+    },
     /// A file is larger than this crate accepts for its kind.
     #[error("{path} is {size} bytes, larger than the {limit} bytes accepted for this kind of file")]
     TooLarge {

@@ -151,6 +151,9 @@ impl Target {
     pub async fn list_backups(&self, volume: &str) -> Result<BackupList> {
         let dir = layout::backups_dir(volume)?;
         let listing = self.list_dir(&dir).await?;
+        if listing.files.is_empty() && listing.dirs.is_empty() && self.head(&dir).await?.is_some() {
+            return Err(Error::NotADirectory { path: dir });
+        }
         let mut out = BackupList::default();
         for (file, _) in listing.files {
             match layout::backup_name_from_file(&file) {
@@ -207,11 +210,16 @@ impl Target {
     }
 
     /// Loads every backup config of a volume (a few at a time); a config
-    /// that fails to load is reported in its summary, not as an error.
+    /// that fails to load is reported in its summary, not as an error. A
+    /// damaged `volume.cfg` does not hide the backups: they are then loaded
+    /// without the check against the volume size ([`Self::volume_config`]
+    /// reports the damage).
     pub async fn backup_summaries(&self, volume: &str) -> Result<Vec<BackupSummary>> {
         let size = self
             .volume_config_opt(volume)
-            .await?
+            .await
+            .ok()
+            .flatten()
             .map(|v| v.size.unsigned_abs());
         let list = self.list_backups(volume).await?;
         let mut out: Vec<BackupSummary> = futures::stream::iter(list.backups)

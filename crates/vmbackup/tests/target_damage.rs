@@ -319,3 +319,85 @@ fn unusable_targets_and_arguments_give_clear_errors() {
     // Nothing was created by the failed commands.
     assert!(!work.path().join("x.img").exists());
 }
+
+/// Imports a small disk as a backup of `volume` on `target`.
+fn import_volume(work: &Path, target: &str, volume: &str) {
+    let disk = work.join(format!("{volume}.img"));
+    make_image(&disk, 2 * MIB, &[(0, 4096, Fill::Random(7))]);
+    ok(vmbackup_target(&[
+        "import",
+        "--target",
+        target,
+        "--volume",
+        volume,
+        "--from",
+        disk.to_str().unwrap(),
+    ]));
+}
+
+#[test]
+fn one_damaged_volume_does_not_hide_the_others_from_ls() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _) = target_with_backup(work.path());
+    for v in ["pvc-garbage", "pvc-link", "pvc-huge", "pvc-filebackups"] {
+        import_volume(work.path(), &target, v);
+    }
+    let root = Path::new(&target);
+    let file_of = |volume: &str, name: &str| {
+        root.join(
+            files_below(root)
+                .into_iter()
+                .find(|f| f.ends_with(&format!("/{volume}/{name}")))
+                .unwrap(),
+        )
+    };
+    std::fs::write(file_of("pvc-garbage", "volume.cfg"), b"not json at all").unwrap();
+    let link = file_of("pvc-link", "volume.cfg");
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+    let huge = file_of("pvc-huge", "volume.cfg");
+    let text = std::fs::read_to_string(&huge).unwrap();
+    let cfg: Value = serde_json::from_str(&text).unwrap();
+    let size = cfg["Size"].as_str().unwrap().to_owned();
+    std::fs::write(
+        &huge,
+        text.replace(&format!("\"{size}\""), "\"99999999999999999999999\""),
+    )
+    .unwrap();
+    let backups = file_of("pvc-filebackups", "volume.cfg")
+        .parent()
+        .unwrap()
+        .join("backups");
+    std::fs::remove_dir_all(&backups).unwrap();
+    std::fs::write(&backups, b"").unwrap();
+
+    let table = ok(vmbackup_target(&["ls", "--target", &target]));
+    for v in ["pvc-garbage", "pvc-link", "pvc-huge", "pvc-filebackups"] {
+        let line = table.lines().find(|l| l.contains(v)).unwrap_or_else(|| {
+            panic!("{v} missing:\n{table}");
+        });
+        assert!(line.contains("damaged"), "{v}:\n{table}");
+    }
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("pvc-damaged") && l.contains("complete")),
+        "{table}"
+    );
+
+    let json: Value = serde_json::from_str(&ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ])))
+    .unwrap();
+    let volumes = json["volumes"].as_array().unwrap();
+    assert_eq!(volumes.len(), 5, "{json}");
+    for v in volumes {
+        let name = v["name"].as_str().unwrap();
+        if name == "pvc-damaged" {
+            assert!(v["error"].is_null(), "{v}");
+            assert_eq!(v["backups"][0]["state"], "complete", "{v}");
+        } else {
+            assert!(v["error"].is_string(), "{v}");
+        }
+    }
+}

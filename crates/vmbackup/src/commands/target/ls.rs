@@ -106,15 +106,13 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
             reason: i.reason,
         })
         .collect();
-    let loaded: Vec<anyhow::Result<(VolumeEntry, Vec<IgnoredEntry>)>> =
-        futures::stream::iter(vols.volumes)
-            .map(|name| volume_entry(target, name))
-            .buffered(VOLUME_CONCURRENCY)
-            .collect()
-            .await;
+    let loaded: Vec<(VolumeEntry, Vec<IgnoredEntry>)> = futures::stream::iter(vols.volumes)
+        .map(|name| volume_entry(target, name))
+        .buffered(VOLUME_CONCURRENCY)
+        .collect()
+        .await;
     let mut volumes = Vec::new();
-    for v in loaded {
-        let (entry, more) = v?;
+    for (entry, more) in loaded {
         volumes.push(entry);
         ignored.extend(more);
     }
@@ -181,10 +179,9 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
     })
 }
 
-async fn volume_entry(
-    target: &Target,
-    name: String,
-) -> anyhow::Result<(VolumeEntry, Vec<IgnoredEntry>)> {
+/// One volume with its backups. Never fails: whatever cannot be read is
+/// reported in the entry's `error`.
+async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<IgnoredEntry>) {
     let mut entry = VolumeEntry {
         name: name.clone(),
         size: None,
@@ -203,9 +200,25 @@ async fn volume_entry(
         }
         Err(e) => entry.error = Some(e.to_string()),
     }
-    let ignored = target
-        .list_backups(&name)
-        .await?
+    // A volume whose backups cannot be listed is shown with the reason; it
+    // never hides the other volumes.
+    let listed = async {
+        let list = target.list_backups(&name).await?;
+        let summaries = target.backup_summaries(&name).await?;
+        Ok::<_, vmbackup_backupstore::Error>((list, summaries))
+    };
+    let (list, summaries) = match listed.await {
+        Ok(found) => found,
+        Err(e) => {
+            let why = format!("backups cannot be listed: {e}");
+            entry.error = Some(match entry.error.take() {
+                Some(cfg) => format!("{cfg}; {why}"),
+                None => why,
+            });
+            return (entry, Vec::new());
+        }
+    };
+    let ignored = list
         .ignored
         .into_iter()
         .map(|i| IgnoredEntry {
@@ -213,7 +226,7 @@ async fn volume_entry(
             reason: i.reason,
         })
         .collect();
-    for summary in target.backup_summaries(&name).await? {
+    for summary in summaries {
         let state = match summary.state() {
             Some(BackupState::Complete) => "complete",
             Some(BackupState::InProgress) => "in-progress",
@@ -236,7 +249,7 @@ async fn volume_entry(
             error,
         });
     }
-    Ok((entry, ignored))
+    (entry, ignored)
 }
 
 fn non_empty(s: String) -> Option<String> {
@@ -252,16 +265,16 @@ pub fn render_table(l: &Listing) -> String {
         let mut rows = Vec::new();
         for v in &l.volumes {
             let vol_size = v.size.map_or("?".to_owned(), human_bytes);
-            if v.backups.is_empty() {
+            if v.backups.is_empty() || v.error.is_some() {
                 rows.push(vec![
                     v.name.clone(),
                     vol_size.clone(),
                     "-".into(),
                     "-".into(),
                     "-".into(),
-                    v.error.clone().map_or("no backups".into(), |e| {
-                        format!("volume.cfg unreadable: {e}")
-                    }),
+                    v.error
+                        .clone()
+                        .map_or("no backups".into(), |e| format!("damaged: {e}")),
                 ]);
             }
             for b in &v.backups {
