@@ -72,6 +72,24 @@ fn prepare(keep: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On Ctrl-C, removes the temporary directory before exiting (130), so an
+/// interrupted demo leaves nothing behind.
+fn remove_on_interrupt(dir: PathBuf) {
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        if rt.block_on(tokio::signal::ctrl_c()).is_ok() {
+            let _ = std::fs::remove_dir_all(&dir);
+            eprintln!("interrupted: removed {}", dir.display());
+            std::process::exit(130);
+        }
+    });
+}
+
 fn spinner() -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -95,6 +113,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         None => {
             scratch = Scratch::new()?;
+            remove_on_interrupt(scratch.0.clone());
             scratch.0.clone()
         }
     };
