@@ -384,6 +384,7 @@ fn change_blocks(image: &Path, blocks: &[u64], count: u64, round: u64) {
     f.sync_all().unwrap();
 }
 
+/// The volume's last backup, from its `volume.cfg`.
 fn last_backup(target: &Path) -> String {
     let mut stack = vec![target.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -391,16 +392,14 @@ fn last_backup(target: &Path) -> String {
             let p = e.unwrap().path();
             if p.is_dir() {
                 stack.push(p);
-            } else if let Some(name) = p.file_name().and_then(|n| n.to_str())
-                && let Some(b) = name
-                    .strip_prefix("backup_")
-                    .and_then(|n| n.strip_suffix(".cfg"))
-            {
-                return b.to_owned();
+            } else if p.file_name().is_some_and(|n| n == "volume.cfg") {
+                let cfg: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                return cfg["LastBackupName"].as_str().unwrap().to_owned();
             }
         }
     }
-    panic!("no backup under {}", target.display());
+    panic!("no volume.cfg under {}", target.display());
 }
 
 /// The 1-minute load average (other work on the machine skews timings).
