@@ -263,6 +263,17 @@ mod with_restores {
                 "status": {"complete": false, "restores": [{"volumeName": "disk-0", "volumeBackupName": vb_name,
                     "persistentVolumeClaimSpec": {"metadata": {"name": restored, "namespace": "new-ns"}}}]}})),
         ]);
+        let legacy = w
+            .plan()
+            .findings
+            .into_iter()
+            .find(|f| f.code == Code::LegacyHandle && f.object.name == vsc)
+            .expect("legacy-handle finding on the restore's content");
+        assert!(
+            legacy.fix.contains("restore new-ns/r1 replaces it"),
+            "{}",
+            legacy.fix
+        );
         // The stuck PVC holds no data: it goes with the broken pair.
         let first = w.turn();
         let deletes: Vec<String> = first

@@ -21,6 +21,8 @@ struct User {
     backup: Option<String>,
     /// A VMBackup whose repair fixes it.
     vmbackup: Option<Key>,
+    /// A restore in progress that replaces it (its own content).
+    restore: Option<Key>,
 }
 
 /// Reports every Longhorn content whose handle is wrong or doubtful.
@@ -39,9 +41,47 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
                         who: format!("volume {} of VMBackup {ns}/{name}", vb.volume_name),
                         backup: vb.longhorn_backup_name.clone(),
                         vmbackup: Some((ns.clone(), name.clone())),
+                        restore: None,
                     },
                 );
             }
+        }
+    }
+    // The contents restores into another namespace made for themselves.
+    for ((ns, name), vmr) in view.vmrestores() {
+        let backup_ns = vmr.spec.virtual_machine_backup_namespace.as_str();
+        if backup_ns.is_empty() || backup_ns == ns {
+            continue;
+        }
+        let vmb = view.vmbackup(backup_ns, &vmr.spec.virtual_machine_backup_name);
+        for e in vmr
+            .status
+            .as_ref()
+            .and_then(|s| s.restores.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            let Some(vb_name) = e.volume_backup_name.as_deref() else {
+                continue;
+            };
+            let backup = vmb
+                .into_iter()
+                .flat_map(|b| b.volume_backups())
+                .find(|vb| vb.name.as_deref() == Some(vb_name))
+                .and_then(|vb| vb.longhorn_backup_name.clone());
+            users.insert(
+                naming::restore_content_name(ns, name, vb_name),
+                User {
+                    who: format!(
+                        "volume {} of restore {ns}/{name}",
+                        e.volume_name.as_deref().unwrap_or(vb_name)
+                    ),
+                    backup,
+                    vmbackup: None,
+                    restore: (!vmr.is_complete() && !deleting(&vmr.metadata))
+                        .then(|| (ns.clone(), name.clone())),
+                },
+            );
         }
     }
     for (name, content) in view.contents() {
@@ -67,7 +107,14 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
         let planned = user
             .and_then(|u| u.vmbackup.as_ref())
             .is_some_and(|k| repair.contains(k));
+        let restoring = user.and_then(|u| u.restore.as_ref());
         let repair_text = |correct: &str| match user.and_then(|u| u.vmbackup.as_ref()) {
+            None if restoring.is_some() => {
+                let (ns, vmr) = restoring.cloned().unwrap_or_default();
+                format!(
+                    "restore {ns}/{vmr} replaces it: it is retired together with any PVC that is still Pending on it, and made again with handle {correct} (Retain)"
+                )
+            }
             Some((ns, vmb)) if planned => format!(
                 "this plan repairs it: a new VolumeSnapshot and content with handle {correct} replace it for VMBackup {ns}/{vmb}, then it is set to Retain and deleted (the Longhorn backup is kept)"
             ),

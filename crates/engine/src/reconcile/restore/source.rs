@@ -292,3 +292,117 @@ pub fn cross_namespace(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::Options;
+    use crate::object::Object;
+    use crate::target::TargetFacts;
+    use crate::view::View;
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    const PV: &str = "pvc-5b1c3e8e-2f7a-4c0e-9d7e-1b2c3d4e5f60";
+    const LHB: &str = "backup-70d260245e9e415a";
+
+    fn obj(v: serde_json::Value) -> Object {
+        Object::from_value(v).unwrap()
+    }
+
+    fn vb() -> VolumeBackup {
+        serde_json::from_value(json!({"name": "b-volume-disk", "volumeName": "disk-0",
+            "csiDriverName": "driver.longhorn.io", "longhornBackupName": LHB,
+            "persistentVolumeClaim": {"metadata": {"name": "vm1-disk-0"}, "spec": {"volumeName": PV}}}))
+        .unwrap()
+    }
+
+    fn backup_cr() -> Object {
+        obj(
+            json!({"apiVersion": "longhorn.io/v1beta2", "kind": "Backup",
+            "metadata": {"name": LHB, "namespace": "longhorn-system"},
+            "spec": {}, "status": {"state": "Completed", "volumeName": PV}}),
+        )
+    }
+
+    fn plan_source(view: &View) -> Source {
+        let facts = TargetFacts::not_read("nfs://x");
+        let options = Options::default();
+        let now = Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap();
+        let ctx = Ctx::new(view, &facts, now, &options);
+        let r = ObjectRef::namespaced(Kind::VirtualMachineRestore, "other", "r1");
+        let objects = RestoreObjects {
+            namespace: "other",
+            restore: "r1",
+            owner: None,
+        };
+        cross_namespace(&ctx, &r, &objects, &vb(), "b-volume-disk")
+    }
+
+    #[test]
+    fn another_namespace_gets_a_retain_content_naming_the_longhorn_volume() {
+        let s = plan_source(&View::complete([backup_cr()]));
+        assert_eq!(s.snapshot, "restore-r1-b-volume-disk");
+        assert!(matches!(s.state, State::Waiting { .. }));
+        let Action::Create { object } = &s.actions[0].0 else {
+            panic!("{:?}", s.actions)
+        };
+        let c = object.to_value();
+        assert_eq!(c["metadata"]["name"], "restore-other-r1-b-volume-disk");
+        assert_eq!(c["spec"]["deletionPolicy"], "Retain");
+        assert_eq!(
+            c["spec"]["source"]["snapshotHandle"],
+            format!("bak://{PV}/{LHB}")
+        );
+        assert_eq!(c["spec"]["volumeSnapshotRef"]["namespace"], "other");
+        let Action::Create { object } = &s.actions[1].0 else {
+            panic!()
+        };
+        assert_eq!(object.reference().namespace.as_deref(), Some("other"));
+    }
+
+    #[test]
+    fn without_the_backup_cr_nothing_is_made_and_the_restore_says_why() {
+        let s = plan_source(&View::complete([]));
+        assert!(s.actions.is_empty());
+        let State::Waiting { finding, .. } = s.state else {
+            panic!("{:?}", s.state)
+        };
+        assert_eq!(finding.unwrap().code, Code::MissingLonghornBackup);
+    }
+
+    #[test]
+    fn an_old_content_with_a_pvc_name_is_retired_not_reused() {
+        let stale = obj(
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+            "metadata": {"name": "restore-other-r1-b-volume-disk", "uid": "u-c"},
+            "spec": {"driver": "driver.longhorn.io", "deletionPolicy": "Retain",
+                "source": {"snapshotHandle": format!("bs://vm1-disk-0/{LHB}")},
+                "volumeSnapshotRef": {"name": "restore-r1-b-volume-disk", "namespace": "other"}}}),
+        );
+        let vs = obj(
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+            "metadata": {"name": "restore-r1-b-volume-disk", "namespace": "other", "uid": "u-s"},
+            "spec": {"source": {"volumeSnapshotContentName": "restore-other-r1-b-volume-disk"}}}),
+        );
+        let s = plan_source(&View::complete([backup_cr(), stale, vs]));
+        assert!(matches!(s.state, State::Broken { .. }), "{:?}", s.state);
+        let deleted: Vec<String> = s
+            .actions
+            .iter()
+            .map(|(a, _)| a.target().to_string())
+            .collect();
+        assert_eq!(
+            deleted,
+            [
+                "VolumeSnapshot other/restore-r1-b-volume-disk",
+                "VolumeSnapshotContent restore-other-r1-b-volume-disk"
+            ]
+        );
+        assert!(
+            s.actions
+                .iter()
+                .all(|(a, _)| matches!(a, Action::Delete { .. }))
+        );
+    }
+}
