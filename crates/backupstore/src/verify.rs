@@ -111,27 +111,36 @@ impl Target {
                 Ok(None)
             }
         };
-        let (lock, mut report) =
-            futures::future::try_join(lock, self.verify_locked(volume, backups, options, progress))
-                .await?;
-        let pruned = self.drop_vanished(volume, &mut report).await;
+        // A failed lock stops the check; a failed check lets the lock
+        // finish so that it is released below.
+        let check =
+            async { Ok::<_, Error>(self.verify_locked(volume, backups, options, progress).await) };
+        let (lock, checked) = futures::future::try_join(lock, check).await?;
+        let result = match checked {
+            Ok(mut report) => self
+                .drop_vanished(volume, &mut report)
+                .await
+                .map(|()| report),
+            Err(e) => Err(e),
+        };
         if let Some(lock) = lock {
-            lock.release().await?;
+            let released = lock.release().await;
+            if result.is_ok() {
+                released?;
+            }
         }
-        pruned?;
-        Ok(report)
+        result
     }
 
     async fn drop_vanished(&self, volume: &str, report: &mut VerifyReport) -> Result<()> {
         if report.problems.is_empty() {
             return Ok(());
         }
-        let present: std::collections::HashSet<String> = self
-            .list_backups(volume)
-            .await?
-            .backups
-            .into_iter()
-            .collect();
+        // When the backups cannot be listed, that is already reported.
+        let Ok(listed) = self.list_backups(volume).await else {
+            return Ok(());
+        };
+        let present: std::collections::HashSet<String> = listed.backups.into_iter().collect();
         report.problems.retain_mut(|p| match p {
             Problem::Config { backup, error } => {
                 backup.is_empty() || present.contains(backup.as_str()) || !error.is_not_found()
@@ -168,7 +177,18 @@ impl Target {
         };
         let names = match backups {
             Some(list) => list.to_vec(),
-            None => self.list_backups(volume).await?.backups,
+            // A volume whose backups cannot be listed (its `backups` is a
+            // file, say) is damaged, not empty.
+            None => match self.list_backups(volume).await {
+                Ok(list) => list.backups,
+                Err(error) => {
+                    report.problems.push(Problem::Config {
+                        backup: String::new(),
+                        error,
+                    });
+                    Vec::new()
+                }
+            },
         };
         // (checksum, block size) -> (compression, uses)
         let mut wanted: BTreeMap<(Checksum, u64), (Compression, Vec<BlockUse>)> = BTreeMap::new();

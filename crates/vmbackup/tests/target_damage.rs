@@ -401,3 +401,40 @@ fn one_damaged_volume_does_not_hide_the_others_from_ls() {
         }
     }
 }
+
+#[test]
+fn verify_reports_backups_that_are_a_file_and_volumes_that_do_not_exist() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _) = target_with_backup(work.path());
+    import_volume(work.path(), &target, "pvc-filebackups");
+    let root = Path::new(&target);
+    let cfg = files_below(root)
+        .into_iter()
+        .find(|f| f.ends_with("/pvc-filebackups/volume.cfg"))
+        .unwrap();
+    let backups = root.join(&cfg).parent().unwrap().join("backups");
+    std::fs::remove_dir_all(&backups).unwrap();
+    std::fs::write(&backups, b"").unwrap();
+
+    let o = vmbackup_target(&["verify", "--target", &target]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let report = stdout(&o);
+    let line = report
+        .lines()
+        .find(|l| l.starts_with("volume pvc-filebackups"))
+        .unwrap();
+    assert!(line.contains("DAMAGED"), "{report}");
+    assert!(report.contains("not a directory"), "{report}");
+    assert!(
+        report
+            .lines()
+            .any(|l| l.starts_with("volume pvc-damaged") && l.contains("OK")),
+        "{report}"
+    );
+
+    let err = fails(vmbackup_target(&[
+        "verify", "--target", &target, "--volume", "nosuch",
+    ]));
+    assert!(err.contains("volume nosuch does not exist"), "{err}");
+    assert!(!err.contains("DAMAGED"), "{err}");
+}

@@ -118,7 +118,12 @@ pub async fn collect(
     progress: ProgressMode,
 ) -> anyhow::Result<Vec<VolumeResult>> {
     let volumes = match volume {
-        Some(v) => vec![v.to_owned()],
+        Some(v) => {
+            if !volume_is_on_target(target, v).await? {
+                anyhow::bail!("volume {v} does not exist on the target {}", target.url());
+            }
+            vec![v.to_owned()]
+        }
         None => target.list_volumes().await?.volumes,
     };
     let only: Option<Vec<String>> = backup.map(|b| vec![b.to_owned()]);
@@ -136,6 +141,18 @@ pub async fn collect(
         out.push(VolumeResult::from_report(report));
     }
     Ok(out)
+}
+
+/// True when the target has anything of the volume: its `volume.cfg` or
+/// an entry under its `backups`. A volume with neither does not exist.
+async fn volume_is_on_target(target: &Target, volume: &str) -> anyhow::Result<bool> {
+    if target.volume_exists(volume).await? {
+        return Ok(true);
+    }
+    Ok(match target.list_backups(volume).await {
+        Ok(list) => !list.backups.is_empty() || !list.ignored.is_empty(),
+        Err(e) => !e.is_not_found(),
+    })
 }
 
 /// Renders the results as text: a summary line per volume, then one line
@@ -164,7 +181,7 @@ pub fn render_text(results: &[VolumeResult]) -> String {
         out.push_str(&line);
         for c in &r.bad_configs {
             if c.backup.is_empty() {
-                out.push_str(&format!("  bad volume config: {}\n", c.error));
+                out.push_str(&format!("  bad volume: {}\n", c.error));
             } else {
                 out.push_str(&format!("  bad backup {}: {}\n", c.backup, c.error));
             }
