@@ -190,10 +190,18 @@ impl Fields {
                 Value::Null => {}
                 Value::String(s) => {
                     out = parse_go_int(s).ok_or_else(|| {
-                        self.err(
-                            name,
-                            format!("{s:?} is not a quoted decimal integer (Go ,string int64)"),
-                        )
+                        let digits = s.strip_prefix('-').unwrap_or(s);
+                        let reason =
+                            if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                                format!(
+                                    "{s:?} overflows a 64-bit signed integer (Go int64: {} to {})",
+                                    i64::MIN,
+                                    i64::MAX
+                                )
+                            } else {
+                                format!("{s:?} is not a quoted decimal integer (Go ,string int64)")
+                            };
+                        self.err(name, reason)
                     })?
                 }
                 other => {
@@ -363,6 +371,18 @@ mod tests {
 
     fn fields(json: &str) -> Fields {
         parse_object(json.as_bytes(), "f.cfg").unwrap()
+    }
+
+    #[test]
+    fn an_int64_that_overflows_says_so() {
+        let f = fields(r#"{"Size":"99999999999999999999999"}"#);
+        let e = f.int_string("Size").unwrap_err().to_string();
+        assert!(e.contains("overflows a 64-bit signed integer"), "{e}");
+        let f = fields(r#"{"Size":"12x"}"#);
+        let e = f.int_string("Size").unwrap_err().to_string();
+        assert!(e.contains("is not a quoted decimal integer"), "{e}");
+        let f = fields(r#"{"Size":"-9223372036854775808"}"#);
+        assert_eq!(f.int_string("Size").unwrap(), i64::MIN);
     }
 
     #[test]
