@@ -207,7 +207,7 @@ fn unusable_targets_and_arguments_give_clear_errors() {
                 "--target".into(),
                 "nfs://server:/export".into(),
             ],
-            "mount point",
+            "with --mount-point DIR",
         ),
         (
             vec![

@@ -67,6 +67,12 @@ impl TargetArgs {
             TargetUrl::Mounted { .. } => (false, false, true),
             _ => (false, false, false),
         };
+        if self.mount_point.is_none() && is_mounted {
+            bail!(
+                "{} is read through its local mount: give the directory where it is mounted with --mount-point DIR",
+                self.target
+            );
+        }
         if self.mount_point.is_some() && !is_mounted {
             bail!(
                 "--mount-point applies to nfs:// and cifs:// targets, not {}",
