@@ -438,3 +438,99 @@ fn verify_reports_backups_that_are_a_file_and_volumes_that_do_not_exist() {
     assert!(err.contains("volume nosuch does not exist"), "{err}");
     assert!(!err.contains("DAMAGED"), "{err}");
 }
+
+#[test]
+fn export_never_replaces_a_device_fifo_or_unforced_symlink() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let export = |to: &Path, force: bool| {
+        let mut args = vec![
+            "export",
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+            "--to",
+            to.to_str().unwrap(),
+        ];
+        if force {
+            args.push("--force");
+        }
+        vmbackup_target(&args)
+    };
+    let dangling = work.path().join("dangling.raw");
+    std::os::unix::fs::symlink(work.path().join("nowhere"), &dangling).unwrap();
+    let err = fails(export(&dangling, false));
+    assert!(err.contains("--force"), "{err}");
+    assert!(
+        std::fs::symlink_metadata(&dangling)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    let fifo = work.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let err = fails(export(&fifo, true));
+    assert!(err.contains("FIFO"), "{err}");
+    let err = fails(export(Path::new("/dev/null"), true));
+    assert!(err.contains("character device"), "{err}");
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+
+    // With --force a symlink is replaced by the image itself.
+    let link = work.path().join("link.raw");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    ok(export(&link, true));
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(meta.is_file() && meta.len() == 6 * MIB);
+}
+
+#[test]
+fn import_refuses_what_is_not_a_disk_image_without_hanging() {
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    let fifo = work.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let empty = work.path().join("empty.raw");
+    std::fs::write(&empty, b"").unwrap();
+    for (from, why) in [
+        (fifo.as_path(), "FIFO"),
+        (Path::new("/dev/zero"), "character device"),
+        (Path::new("/dev/null"), "character device"),
+        (empty.as_path(), "empty"),
+    ] {
+        let err = fails(vmbackup_target(&[
+            "import",
+            "--target",
+            target.to_str().unwrap(),
+            "--volume",
+            "pvc-x",
+            "--from",
+            from.to_str().unwrap(),
+        ]));
+        assert!(
+            err.contains(why) && err.contains(from.to_str().unwrap()),
+            "{err}"
+        );
+    }
+    assert!(
+        files_below(&target).is_empty(),
+        "{:?}",
+        files_below(&target)
+    );
+}
