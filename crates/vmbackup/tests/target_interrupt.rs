@@ -79,12 +79,13 @@ fn interrupt_when(
     (code, seen.join("\n"))
 }
 
-/// A sparse 1 GiB disk with 24 MiB of incompressible data spread over it.
+/// A sparse 2 GiB disk with 128 MiB of incompressible data spread over it:
+/// enough work that the operation is still running when the signal comes.
 fn big_sparse_disk(path: &Path) {
-    let extents: Vec<(u64, usize, Fill)> = (0..12)
-        .map(|i| (i * 80 * MIB + 4096, 2 * MIB as usize, Fill::Random(i + 1)))
+    let extents: Vec<(u64, usize, Fill)> = (0..32)
+        .map(|i| (i * 64 * MIB + 4096, 4 * MIB as usize, Fill::Random(i + 1)))
         .collect();
-    make_image(path, 1 << 30, &extents);
+    make_image(path, 2 << 30, &extents);
 }
 
 fn backup_configs(target: &Path) -> Vec<String> {
