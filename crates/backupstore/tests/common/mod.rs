@@ -37,6 +37,8 @@ pub struct CountingStore {
     pub block_puts: AtomicU64,
     pub other_puts: AtomicU64,
     pub stall_blocks_after: AtomicU64,
+    /// Signalled when a block upload stalls.
+    pub stalled: tokio::sync::Notify,
     /// Called before every PUT of a file that is not a block.
     pub on_config_put: std::sync::Mutex<Option<PutHook>>,
 }
@@ -48,6 +50,7 @@ impl CountingStore {
             block_puts: AtomicU64::new(0),
             other_puts: AtomicU64::new(0),
             stall_blocks_after: AtomicU64::new(u64::MAX),
+            stalled: tokio::sync::Notify::new(),
             on_config_put: std::sync::Mutex::new(None),
         })
     }
@@ -83,6 +86,7 @@ impl ObjectStore for CountingStore {
         if location.as_ref().ends_with(".blk") {
             let n = self.block_puts.fetch_add(1, Ordering::SeqCst);
             if n >= self.stall_blocks_after.load(Ordering::SeqCst) {
+                self.stalled.notify_one();
                 futures::future::pending::<()>().await;
             }
         } else {
