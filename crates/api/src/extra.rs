@@ -19,6 +19,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -29,50 +30,72 @@ use serde_json::{Map, Value};
 /// and `extra.insert(...)` work directly. Two values compare equal when their
 /// unknown fields are equal: an explicit `null` and an absent key mean the
 /// same thing to Kubernetes.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Extra {
+///
+/// Most objects keep nothing here, so an empty `Extra` is one null pointer:
+/// what it keeps is allocated only when there is something to keep.
+#[derive(Clone, Debug, Default)]
+pub struct Extra(Option<Box<Kept>>);
+
+/// What an [`Extra`] keeps, once it keeps anything.
+#[derive(Clone, Debug, Default)]
+struct Kept {
     fields: Map<String, Value>,
     /// Modelled keys that were `null` or `""` in the input, with that value.
-    #[serde(skip)]
     blanks: BTreeMap<String, Value>,
     /// Per-key remainder of fields typed with foreign types: the parts of the
     /// input those types did not keep.
-    #[serde(skip)]
     residue: BTreeMap<String, Value>,
     /// The `apiVersion` an object was read with, when it is not the one its
     /// type writes by default (e.g. `snapshot.storage.k8s.io/v1beta1`).
-    #[serde(skip)]
     api_version: Option<String>,
 }
 
+/// The unknown fields of an `Extra` that keeps nothing.
+static NO_FIELDS: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+
 impl Extra {
+    /// What is kept, allocated on first use.
+    fn kept(&mut self) -> &mut Kept {
+        self.0.get_or_insert_with(Box::default)
+    }
+
     /// Unknown fields, by JSON key.
     pub fn fields(&self) -> &Map<String, Value> {
-        &self.fields
+        match &self.0 {
+            Some(kept) => &kept.fields,
+            None => &NO_FIELDS,
+        }
     }
 
     /// Modelled keys that were an explicit `null` (or an empty string) in
     /// the input and are written back that way while the field stays unset.
     pub fn null_fields(&self) -> impl Iterator<Item = &str> {
-        self.blanks.keys().map(String::as_str)
+        self.0
+            .iter()
+            .flat_map(|kept| kept.blanks.keys().map(String::as_str))
     }
 
     /// Whether nothing at all is kept.
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty() && self.blanks.is_empty() && self.residue.is_empty()
+        self.0.as_ref().is_none_or(|kept| {
+            kept.fields.is_empty() && kept.blanks.is_empty() && kept.residue.is_empty()
+        })
     }
 
     /// The `apiVersion` this object was read with, if it differs from the
     /// version its type writes by default. It is written back unchanged.
     pub fn read_api_version(&self) -> Option<&str> {
-        self.api_version.as_deref()
+        self.0.as_ref()?.api_version.as_deref()
     }
 
     /// Serialization glue: remembers a non-default `apiVersion`.
     #[doc(hidden)]
     pub fn remember_api_version(&mut self, api_version: Option<String>) {
-        self.api_version = api_version;
+        match (api_version, &mut self.0) {
+            (None, None) => {}
+            (None, Some(kept)) => kept.api_version = None,
+            (Some(version), _) => self.kept().api_version = Some(version),
+        }
     }
 
     /// Serialization glue: records the keys of the input that were `null`
@@ -80,8 +103,8 @@ impl Extra {
     #[doc(hidden)]
     pub fn remember_nulls(&mut self, blanks: Vec<(String, Value)>) {
         for (key, value) in blanks {
-            if !self.fields.contains_key(&key) {
-                self.blanks.insert(key, value);
+            if !self.fields().contains_key(&key) {
+                self.kept().blanks.insert(key, value);
             }
         }
     }
@@ -91,7 +114,7 @@ impl Extra {
     #[doc(hidden)]
     pub fn remember_residue(&mut self, key: &str, raw: &Value, typed: &Value) {
         if let Some(rest) = residue(raw, typed) {
-            self.residue.insert(key.to_owned(), rest);
+            self.kept().residue.insert(key.to_owned(), rest);
         }
     }
 
@@ -99,10 +122,13 @@ impl Extra {
     /// into the serialised object.
     #[doc(hidden)]
     pub fn restore_into(&self, object: &mut Map<String, Value>) {
-        for (key, value) in &self.blanks {
+        let Some(kept) = &self.0 else {
+            return;
+        };
+        for (key, value) in &kept.blanks {
             object.entry(key.clone()).or_insert_with(|| value.clone());
         }
-        for (key, rest) in &self.residue {
+        for (key, rest) in &kept.residue {
             if let Some(target) = object.get_mut(key) {
                 merge_residue(target, rest);
             }
@@ -112,7 +138,7 @@ impl Extra {
 
 impl PartialEq for Extra {
     fn eq(&self, other: &Self) -> bool {
-        self.fields == other.fields
+        self.fields() == other.fields()
     }
 }
 
@@ -121,22 +147,37 @@ impl Eq for Extra {}
 impl std::ops::Deref for Extra {
     type Target = Map<String, Value>;
     fn deref(&self) -> &Self::Target {
-        &self.fields
+        self.fields()
     }
 }
 
 impl std::ops::DerefMut for Extra {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.fields
+        &mut self.kept().fields
     }
 }
 
 impl From<Map<String, Value>> for Extra {
     fn from(fields: Map<String, Value>) -> Self {
-        Extra {
-            fields,
-            ..Extra::default()
+        if fields.is_empty() {
+            return Extra::default();
         }
+        Extra(Some(Box::new(Kept {
+            fields,
+            ..Kept::default()
+        })))
+    }
+}
+
+impl Serialize for Extra {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.fields().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Extra {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Map::deserialize(deserializer).map(Extra::from)
     }
 }
 
@@ -348,6 +389,36 @@ mod tests {
             join_path(".", "missing field `kind`"),
             "missing field `kind`"
         );
+    }
+
+    #[test]
+    fn an_empty_extra_is_one_null_pointer() {
+        assert_eq!(std::mem::size_of::<Extra>(), std::mem::size_of::<usize>());
+        let extra: Extra = serde_json::from_value(json!({})).unwrap();
+        assert!(extra.0.is_none());
+        assert!(extra.is_empty());
+        assert!(extra.fields().is_empty());
+        assert_eq!(extra.null_fields().count(), 0);
+        assert_eq!(extra.read_api_version(), None);
+        assert_eq!(serde_json::to_value(&extra).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn an_extra_keeps_what_is_inserted_and_compares_by_fields() {
+        let mut extra = Extra::default();
+        extra.insert("a".into(), json!(1));
+        assert_eq!(extra.get("a"), Some(&json!(1)));
+        assert_eq!(extra, Extra::from(Map::from_iter([("a".into(), json!(1))])));
+        assert_ne!(extra, Extra::default());
+        let mut versioned = Extra::default();
+        versioned.remember_api_version(Some("snapshot.storage.k8s.io/v1beta1".into()));
+        assert_eq!(
+            versioned.read_api_version(),
+            Some("snapshot.storage.k8s.io/v1beta1")
+        );
+        assert_eq!(versioned, Extra::default());
+        versioned.remember_api_version(None);
+        assert_eq!(versioned.read_api_version(), None);
     }
 
     #[test]
