@@ -19,7 +19,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -32,14 +32,16 @@ use serde_json::{Map, Value};
 /// same thing to Kubernetes.
 ///
 /// Most objects keep nothing here, so an empty `Extra` is one null pointer:
-/// what it keeps is allocated only when there is something to keep.
+/// what it keeps is allocated only when there is something to keep. Unknown
+/// fields are held as compact JSON text until they are read as a map (which
+/// is then kept alongside) or changed (the map replaces the text).
 #[derive(Clone, Debug, Default)]
 pub struct Extra(Option<Box<Kept>>);
 
 /// What an [`Extra`] keeps, once it keeps anything.
 #[derive(Clone, Debug, Default)]
 struct Kept {
-    fields: Map<String, Value>,
+    fields: Fields,
     /// Modelled keys that were `null` or `""` in the input, with that value.
     blanks: BTreeMap<String, Value>,
     /// Per-key remainder of fields typed with foreign types: the parts of the
@@ -48,6 +50,79 @@ struct Kept {
     /// The `apiVersion` an object was read with, when it is not the one its
     /// type writes by default (e.g. `snapshot.storage.k8s.io/v1beta1`).
     api_version: Option<String>,
+}
+
+/// Unknown fields: a JSON object as text while they are only carried along
+/// (a small map costs a whole B-tree node per level), a map once changed.
+#[derive(Debug, Default)]
+struct Fields {
+    /// When set, the fields: a non-empty JSON object as `serde_json` writes
+    /// it (keys sorted, no spaces).
+    json: Option<Box<str>>,
+    /// The map parsed from `json` on first read.
+    parsed: OnceLock<Map<String, Value>>,
+    /// The fields when `json` is not set.
+    map: Map<String, Value>,
+}
+
+impl Clone for Fields {
+    /// A copy of text stays text: the parsed map is not copied.
+    fn clone(&self) -> Self {
+        Fields {
+            json: self.json.clone(),
+            parsed: OnceLock::new(),
+            map: self.map.clone(),
+        }
+    }
+}
+
+impl Fields {
+    fn from_map(map: Map<String, Value>) -> Self {
+        match serde_json::to_string(&map) {
+            Ok(json) if !map.is_empty() => Fields {
+                json: Some(json.into_boxed_str()),
+                ..Fields::default()
+            },
+            _ => Fields {
+                map,
+                ..Fields::default()
+            },
+        }
+    }
+
+    /// The map, parsed (and kept) on first read.
+    fn map(&self) -> &Map<String, Value> {
+        match &self.json {
+            Some(json) => self.parsed.get_or_init(|| parse(json)),
+            None => &self.map,
+        }
+    }
+
+    /// The map, to change: the text is dropped.
+    fn map_mut(&mut self) -> &mut Map<String, Value> {
+        if let Some(json) = self.json.take() {
+            self.map = self.parsed.take().unwrap_or_else(|| parse(&json));
+        }
+        &mut self.map
+    }
+
+    /// Runs `f` on the map without keeping a parsed copy.
+    fn with<R>(&self, f: impl FnOnce(&Map<String, Value>) -> R) -> R {
+        match (&self.json, self.parsed.get()) {
+            (Some(_), Some(map)) => f(map),
+            (Some(json), None) => f(&parse(json)),
+            (None, _) => f(&self.map),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.json.is_none() && self.map.is_empty()
+    }
+}
+
+/// Reads text [`Fields::from_map`] wrote; it is always a JSON object.
+fn parse(json: &str) -> Map<String, Value> {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// The unknown fields of an `Extra` that keeps nothing.
@@ -59,10 +134,18 @@ impl Extra {
         self.0.get_or_insert_with(Box::default)
     }
 
+    /// Runs `f` on the unknown fields without keeping a parsed copy.
+    fn with_fields<R>(&self, f: impl FnOnce(&Map<String, Value>) -> R) -> R {
+        match &self.0 {
+            Some(kept) => kept.fields.with(f),
+            None => f(&NO_FIELDS),
+        }
+    }
+
     /// Unknown fields, by JSON key.
     pub fn fields(&self) -> &Map<String, Value> {
         match &self.0 {
-            Some(kept) => &kept.fields,
+            Some(kept) => kept.fields.map(),
             None => &NO_FIELDS,
         }
     }
@@ -102,10 +185,17 @@ impl Extra {
     /// or `""` and are not unknown fields (so they belong to modelled fields).
     #[doc(hidden)]
     pub fn remember_nulls(&mut self, blanks: Vec<(String, Value)>) {
+        if blanks.is_empty() {
+            return;
+        }
+        let blanks: Vec<_> = self.with_fields(|fields| {
+            blanks
+                .into_iter()
+                .filter(|(key, _)| !fields.contains_key(key))
+                .collect()
+        });
         for (key, value) in blanks {
-            if !self.fields().contains_key(&key) {
-                self.kept().blanks.insert(key, value);
-            }
+            self.kept().blanks.insert(key, value);
         }
     }
 
@@ -138,7 +228,17 @@ impl Extra {
 
 impl PartialEq for Extra {
     fn eq(&self, other: &Self) -> bool {
-        self.fields() == other.fields()
+        // Equal text is equal fields; otherwise compare the maps (equal
+        // numbers can be written differently, e.g. `0.0` and `-0.0`).
+        fn json(extra: &Extra) -> Option<&str> {
+            extra.0.as_ref()?.fields.json.as_deref()
+        }
+        if let (Some(a), Some(b)) = (json(self), json(other))
+            && a == b
+        {
+            return true;
+        }
+        self.with_fields(|a| other.with_fields(|b| a == b))
     }
 }
 
@@ -153,7 +253,7 @@ impl std::ops::Deref for Extra {
 
 impl std::ops::DerefMut for Extra {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.kept().fields
+        self.kept().fields.map_mut()
     }
 }
 
@@ -163,7 +263,7 @@ impl From<Map<String, Value>> for Extra {
             return Extra::default();
         }
         Extra(Some(Box::new(Kept {
-            fields,
+            fields: Fields::from_map(fields),
             ..Kept::default()
         })))
     }
@@ -171,7 +271,7 @@ impl From<Map<String, Value>> for Extra {
 
 impl Serialize for Extra {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.fields().serialize(serializer)
+        self.with_fields(|fields| fields.serialize(serializer))
     }
 }
 
@@ -419,6 +519,37 @@ mod tests {
         assert_eq!(versioned, Extra::default());
         versioned.remember_api_version(None);
         assert_eq!(versioned.read_api_version(), None);
+    }
+
+    #[test]
+    fn unknown_fields_read_change_and_compare_whether_text_or_map() {
+        let input = json!({"cpu": {"cores": 2}, "memory": {"guest": "4Gi"}, "x": [1, null]});
+        let read: Extra = serde_json::from_value(input.clone()).unwrap();
+        assert!(read.0.as_ref().unwrap().fields.json.is_some());
+        let copy = read.clone();
+        assert_eq!(read, copy);
+        assert_eq!(read, Extra::from(input.as_object().unwrap().clone()));
+        assert_eq!(copy.get("cpu"), Some(&json!({"cores": 2})));
+        assert_eq!(serde_json::to_value(&copy).unwrap(), input);
+
+        let mut changed = read.clone();
+        changed.insert("memory".into(), json!({"guest": "8Gi"}));
+        assert!(changed.0.as_ref().unwrap().fields.json.is_none());
+        assert_ne!(changed, read);
+        assert_eq!(changed.get("cpu"), Some(&json!({"cores": 2})));
+        assert_eq!(changed["memory"], json!({"guest": "8Gi"}));
+        changed.insert("memory".into(), json!({"guest": "4Gi"}));
+        assert_eq!(changed, read);
+        changed.clear();
+        assert!(changed.is_empty());
+        assert_eq!(changed, Extra::default());
+    }
+
+    #[test]
+    fn equal_numbers_written_differently_are_equal() {
+        let a = Extra::from(Map::from_iter([("n".into(), json!(0.0))]));
+        let b = Extra::from(Map::from_iter([("n".into(), json!(-0.0))]));
+        assert_eq!(a, b);
     }
 
     #[test]
