@@ -115,6 +115,20 @@ pub fn decompress(
     block_size: u64,
     path: &str,
 ) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decompress_into(method, data, block_size, path, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`decompress`], into `out` (cleared first), so that one buffer can
+/// serve many blocks.
+pub fn decompress_into(
+    method: Compression,
+    data: &[u8],
+    block_size: u64,
+    path: &str,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     let method = match method {
         Compression::Gzip if !data.starts_with(GZIP_MAGIC) && data.starts_with(LZ4_MAGIC) => {
             Compression::Lz4
@@ -131,13 +145,14 @@ pub fn decompress(
     };
     let expected =
         usize::try_from(block_size).map_err(|_| damaged("block size too large".into()))?;
-    let out = match method {
-        Compression::None => data.to_vec(),
-        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected)
+    out.clear();
+    match method {
+        Compression::None => out.extend_from_slice(&data[..data.len().min(expected + 1)]),
+        Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected, out)
             .map_err(|e| damaged(e.to_string()))?,
-        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected)
+        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected, out)
             .map_err(|e| damaged(e.to_string()))?,
-    };
+    }
     if out.len() != expected {
         return Err(damaged(if out.len() > expected {
             format!("decompresses to more than the block size {expected}")
@@ -145,13 +160,13 @@ pub fn decompress(
             format!("decompresses to {} bytes, expected {expected}", out.len())
         }));
     }
-    Ok(out)
+    Ok(())
 }
 
-fn read_bounded(reader: impl Read, expected: usize) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(expected);
-    reader.take(expected as u64 + 1).read_to_end(&mut out)?;
-    Ok(out)
+fn read_bounded(reader: impl Read, expected: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    out.reserve(expected + 1);
+    reader.take(expected as u64 + 1).read_to_end(out)?;
+    Ok(())
 }
 
 #[cfg(test)]

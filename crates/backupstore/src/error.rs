@@ -165,6 +165,18 @@ pub enum Error {
         /// Offset of the first block found changed.
         offset: u64,
     },
+    /// A backup was deleted while it was being read without a lock.
+    #[error(
+        "backup {backup} of volume {volume} was deleted while it was being read ({path} is gone); read it with the volume lock to keep deletions out"
+    )]
+    Deleted {
+        /// Volume name.
+        volume: String,
+        /// Backup name.
+        backup: String,
+        /// The file found missing.
+        path: String,
+    },
     /// A backup with that name already exists.
     #[error("backup {backup} of volume {volume} already exists")]
     AlreadyExists {

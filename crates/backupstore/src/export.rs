@@ -6,19 +6,13 @@ use crate::config::{BackupConfig, BlockEntry, LABEL_IMAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::lock::LockKind;
-use crate::name::Checksum;
 use crate::progress::{Progress, default_concurrency};
+use crate::source::BufferPool;
 use crate::target::Target;
 use futures::{Stream, StreamExt, TryStreamExt};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Largest compressed block file accepted for a block size: room for the
-/// worst-case expansion of gzip and LZ4 on incompressible data.
-fn max_block_file_size(block_size: u64) -> u64 {
-    block_size + block_size / 8 + 4096
-}
 
 /// A complete backup, ready to be read as an image.
 #[derive(Debug, Clone)]
@@ -64,8 +58,12 @@ pub struct ExportOptions {
     /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading, as Longhorn's restore does,
-    /// so that no concurrent deletion removes blocks (needs write access;
-    /// costs Longhorn's 2 s settle time). Default true.
+    /// so that a concurrent deletion of this backup fails instead of the
+    /// export (needs write access; the lock settles for the target's settle
+    /// time, 2 s by default, while blocks are already being read). Default
+    /// false: every block is verified against its checksum either way, so a
+    /// read without the lock is exact or fails; a backup deleted meanwhile
+    /// gives [`Error::Deleted`].
     pub lock: bool,
     /// Replace an existing destination file. Default false.
     pub overwrite: bool,
@@ -78,7 +76,7 @@ impl Default for ExportOptions {
     fn default() -> Self {
         ExportOptions {
             concurrency: None,
-            lock: true,
+            lock: false,
             overwrite: false,
             fsync: true,
         }
@@ -148,34 +146,6 @@ impl Target {
         })
     }
 
-    /// Reads one block file, decompresses it and checks its checksum.
-    pub async fn read_block(
-        &self,
-        volume: &str,
-        checksum: &Checksum,
-        compression: Compression,
-        block_size: u64,
-    ) -> Result<Vec<u8>> {
-        let path = layout::block_path(volume, checksum)?;
-        let bytes = self
-            .get_bounded(&path, max_block_file_size(block_size))
-            .await?;
-        let expected = *checksum;
-        tokio::task::spawn_blocking(move || {
-            let data = block::decompress(compression, &bytes, block_size, &path)?;
-            let actual = block::checksum(&data);
-            if actual != expected {
-                return Err(Error::Checksum {
-                    path,
-                    actual: actual.to_string(),
-                });
-            }
-            Ok(data)
-        })
-        .await
-        .map_err(Error::task)?
-    }
-
     /// The stored blocks of a backup in offset order, decompressed and
     /// verified, with at most `concurrency` blocks in flight. Offsets not
     /// listed are zeros. The stream stops at the first damaged block.
@@ -222,56 +192,83 @@ impl Target {
     ) -> Result<ExportSummary> {
         let image = self.open_backup_image(volume, backup).await?;
         check_destination(dest, options.overwrite)?;
-        // Created before the lock is taken, so that a destination that
+        // Created before any lock is taken, so that a destination that
         // cannot be written fails at once and leaves nothing on the target.
         let partial = PartialFile::create(dest)?;
-        // Blocks are content-addressed and verified, so they can be read
-        // while the lock settles; the file is renamed into place only once
-        // the lock is held, i.e. once no deletion can have run meanwhile.
-        let lock = async {
-            if options.lock {
-                self.lock(volume, LockKind::BackupOrRestore).await.map(Some)
-            } else {
-                Ok(None)
-            }
-        };
-        // A failed lock stops the writing (the temporary file is removed);
-        // a failed write lets the lock finish so that it is released below.
-        let write = async {
-            Ok::<_, Error>(
-                self.export_to_partial(&image, partial, options, progress)
-                    .await,
+        let (partial, summary) = self
+            .read_guarded(
+                &image,
+                options.lock,
+                self.export_to_partial(&image, partial, dest, options, progress),
             )
-        };
-        let (lock, written) = futures::future::try_join(lock, write).await?;
-        let committed = written.and_then(|(partial, summary)| {
-            partial.commit(dest)?;
-            Ok(summary)
-        });
-        if let Some(lock) = lock {
-            let released = lock.release().await;
-            if committed.is_ok() {
-                released?;
-            }
+            .await?;
+        partial.commit(dest)?;
+        Ok(summary)
+    }
+
+    /// Runs `read`, a reading of `image`, under the rules of an unlocked or
+    /// a locked read.
+    ///
+    /// Without `lock`, a file found missing because the backup was deleted
+    /// meanwhile gives [`Error::Deleted`]. With `lock`, a backup/restore
+    /// lock is taken while `read` runs (blocks are content-addressed and
+    /// verified, so they can be read while the lock settles): a refused lock
+    /// cancels `read`, a failed `read` still lets the lock settle so that it
+    /// is released, and the result is returned once the lock was held and
+    /// released.
+    pub async fn read_guarded<T>(
+        &self,
+        image: &BackupImage,
+        lock: bool,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if !lock {
+            return match read.await {
+                Ok(done) => Ok(done),
+                Err(e) => Err(self.explain_missing(image, e).await),
+            };
         }
-        committed
+        let lock = self.lock(&image.volume, LockKind::BackupOrRestore);
+        let read = async { Ok::<_, Error>(read.await) };
+        let (lock, read) = futures::future::try_join(lock, read).await?;
+        let released = lock.release().await;
+        let done = read?;
+        released?;
+        Ok(done)
+    }
+
+    /// Turns a missing file met while reading `image` without a lock into
+    /// [`Error::Deleted`] when the backup's config is gone too (a deletion
+    /// removes the config first, then the blocks only it used). Any other
+    /// error is returned unchanged.
+    pub async fn explain_missing(&self, image: &BackupImage, error: Error) -> Error {
+        let Error::NotFound { path } = &error else {
+            return error;
+        };
+        let Ok(cfg) = layout::backup_cfg(&image.volume, &image.backup) else {
+            return error;
+        };
+        match self.head(&cfg).await {
+            Ok(None) => Error::Deleted {
+                volume: image.volume.clone(),
+                backup: image.backup.clone(),
+                path: path.clone(),
+            },
+            _ => error,
+        }
     }
 
     async fn export_to_partial(
         &self,
         image: &BackupImage,
         partial: PartialFile,
+        dest: &Path,
         options: &ExportOptions,
         progress: &dyn Progress,
     ) -> Result<(PartialFile, ExportSummary)> {
-        let file = Arc::new(
-            partial
-                .file
-                .try_clone()
-                .map_err(|e| Error::io(&partial.path, e))?,
-        );
-        file.set_len(image.size)
-            .map_err(|e| Error::io(&partial.path, e))?;
+        // Errors name the file the caller asked for, not the temporary one.
+        let file = Arc::new(partial.file.try_clone().map_err(|e| Error::io(dest, e))?);
+        file.set_len(image.size).map_err(|e| Error::io(dest, e))?;
         progress.start(image.stored_bytes());
 
         let n = options
@@ -279,30 +276,42 @@ impl Target {
             .unwrap_or_else(|| default_concurrency(image.block_size))
             .max(1);
         let size = image.size;
-        let tmp_path = partial.path.clone();
+        let tmp_path = dest.to_path_buf();
+        // Two buffers per block in flight (the file and its content).
+        let pool = BufferPool::new(2 * n);
+        let flusher = Arc::new(EarlyFlush::new(options.fsync));
         let counts: Vec<bool> = futures::stream::iter(image.config.blocks.clone())
             .map(|b| {
                 let file = Arc::clone(&file);
                 let tmp_path = tmp_path.clone();
+                let pool = Arc::clone(&pool);
+                let flusher = Arc::clone(&flusher);
                 async move {
                     let data = self
-                        .read_block(
+                        .read_block_pooled(
                             &image.volume,
                             &b.checksum,
                             image.compression,
                             image.block_size,
+                            &pool,
                         )
                         .await?;
                     let len = usize::try_from(image.block_size.min(size.saturating_sub(b.offset)))
                         .unwrap_or(data.len());
                     let written = tokio::task::spawn_blocking(move || -> Result<bool> {
                         let chunk = &data[..len.min(data.len())];
-                        if block::is_zero(chunk) {
-                            return Ok(false);
+                        let written = if block::is_zero(chunk) {
+                            Ok(false)
+                        } else {
+                            std::os::unix::fs::FileExt::write_all_at(&*file, chunk, b.offset)
+                                .map(|()| true)
+                                .map_err(|e| Error::io(&tmp_path, e))
+                        };
+                        if written.is_ok() {
+                            flusher.wrote(&file, chunk.len() as u64);
                         }
-                        std::os::unix::fs::FileExt::write_all_at(&*file, chunk, b.offset)
-                            .map_err(|e| Error::io(&tmp_path, e))?;
-                        Ok(true)
+                        pool.give(data);
+                        written
                     })
                     .await
                     .map_err(Error::task)??;
@@ -315,7 +324,7 @@ impl Target {
             .await?;
         if options.fsync {
             let file = Arc::clone(&file);
-            let p = partial.path.clone();
+            let p = dest.to_path_buf();
             tokio::task::spawn_blocking(move || file.sync_all().map_err(|e| Error::io(&p, e)))
                 .await
                 .map_err(Error::task)??;
@@ -330,6 +339,48 @@ impl Target {
                 zero_blocks,
             },
         ))
+    }
+}
+
+/// Starts writing data back to disk while the export goes on, so that the
+/// final flush has only the tail left to wait for: after every
+/// [`EarlyFlush::EVERY`] bytes written, a background `fdatasync` runs
+/// (never more than one at a time). Its errors are left to the final
+/// `fsync`, which reports them.
+struct EarlyFlush {
+    enabled: bool,
+    pending: std::sync::atomic::AtomicU64,
+    running: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl EarlyFlush {
+    const EVERY: u64 = 32 << 20;
+
+    fn new(enabled: bool) -> Self {
+        EarlyFlush {
+            enabled,
+            pending: std::sync::atomic::AtomicU64::new(0),
+            running: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
+    }
+
+    /// Records `len` bytes written to `file`.
+    fn wrote(&self, file: &Arc<File>, len: u64) {
+        use std::sync::atomic::Ordering;
+        if !self.enabled || self.pending.fetch_add(len, Ordering::Relaxed) + len < Self::EVERY {
+            return;
+        }
+        if self.running.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.pending.store(0, Ordering::Relaxed);
+        let file = Arc::clone(file);
+        let running = Arc::clone(&self.running);
+        // Called on a blocking-pool thread of the export's runtime.
+        drop(tokio::task::spawn_blocking(move || {
+            let _ = file.sync_data();
+            running.store(false, Ordering::Release);
+        }));
     }
 }
 

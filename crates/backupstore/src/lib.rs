@@ -12,6 +12,7 @@
 //! an [`Error`] naming the file and the field.
 
 pub mod block;
+mod block_read;
 pub mod config;
 pub mod error;
 mod json;

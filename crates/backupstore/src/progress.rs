@@ -20,13 +20,14 @@ pub struct NoProgress;
 
 impl Progress for NoProgress {}
 
-/// How many blocks to keep in flight for a block size: one per CPU (at
-/// least two, at most four), and no more than 8 MiB of uncompressed data, so
-/// that memory stays small whatever the image size.
+/// How many blocks to keep in flight for a block size: two more than the
+/// CPUs (so that every CPU has work while other blocks wait on I/O; at
+/// least three, at most eight), and no more than 8 MiB of uncompressed data,
+/// so that memory stays small whatever the image size.
 pub(crate) fn default_concurrency(block_size: u64) -> usize {
     let cpus = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 4);
+        .map_or(2, |n| n.get() + 2)
+        .clamp(3, 8);
     let by_memory = usize::try_from((8u64 << 20) / block_size.max(1))
         .unwrap_or(1)
         .max(1);

@@ -7,27 +7,22 @@ use crate::layout;
 use crate::lock::LockKind;
 use crate::name::Checksum;
 use crate::progress::{Progress, default_concurrency};
+use crate::source::BufferPool;
 use crate::target::Target;
 use futures::StreamExt;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Options for [`Target::verify_volume`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading (see
-    /// [`crate::ExportOptions::lock`]). Default true.
+    /// [`crate::ExportOptions::lock`]). Default false: without it, damage
+    /// reported for a backup that a concurrent deletion removed meanwhile
+    /// is dropped from the report, since that backup is gone.
     pub lock: bool,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions {
-            concurrency: None,
-            lock: true,
-        }
-    }
 }
 
 /// Where a damaged block is used.
@@ -235,14 +230,18 @@ impl Target {
         let n = options.concurrency.unwrap_or_else(|| {
             default_concurrency(wanted.keys().map(|(_, bs)| *bs).max().unwrap_or(1))
         });
+        let pool = BufferPool::new(2 * n.max(1));
         let results: Vec<_> = futures::stream::iter(wanted)
-            .map(|((checksum, block_size), (compression, uses))| async move {
-                let r = self
-                    .read_block(volume, &checksum, compression, block_size)
-                    .await
-                    .map(drop);
-                progress.advance(block_size);
-                (checksum, block_size, uses, r)
+            .map(|((checksum, block_size), (compression, uses))| {
+                let pool = Arc::clone(&pool);
+                async move {
+                    let r = self
+                        .read_block_pooled(volume, &checksum, compression, block_size, &pool)
+                        .await
+                        .map(|data| pool.give(data));
+                    progress.advance(block_size);
+                    (checksum, block_size, uses, r)
+                }
             })
             .buffer_unordered(n.max(1))
             .collect()

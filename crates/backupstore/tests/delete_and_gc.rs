@@ -273,7 +273,10 @@ async fn export_and_import_wait_for_no_deletion() {
                 "vol",
                 &a.backup,
                 &out,
-                &ExportOptions::default(),
+                &ExportOptions {
+                    lock: true,
+                    ..Default::default()
+                },
                 &NoProgress
             )
             .await
@@ -281,19 +284,72 @@ async fn export_and_import_wait_for_no_deletion() {
         Error::Locked { .. }
     ));
     assert!(!out.exists());
-    // Reading without the lock is possible when explicitly asked for.
+    // A read without the lock (the default) goes on: it cannot harm the
+    // deletion, and every block it reads is verified.
     target
         .export_raw(
             "vol",
             &a.backup,
             &out,
-            &ExportOptions {
-                lock: false,
-                ..Default::default()
-            },
+            &ExportOptions::default(),
             &NoProgress,
         )
         .await
         .unwrap();
     deleting.release().await.unwrap();
+}
+
+/// Deletes a backup's config and blocks from a local target the first time
+/// the export reports progress, as a deletion running meanwhile would.
+struct DeleteOnFirstBlock {
+    root: std::path::PathBuf,
+    backup: String,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl vmbackup_backupstore::Progress for DeleteOnFirstBlock {
+    fn advance(&self, _bytes: u64) {
+        if self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let cfg = self
+            .root
+            .join(layout::backup_cfg("vol", &self.backup).unwrap());
+        std::fs::remove_file(cfg).unwrap();
+        std::fs::remove_dir_all(self.root.join(layout::blocks_dir("vol").unwrap())).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_backup_deleted_during_an_unlocked_export_is_reported_as_deleted() {
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 16 * BS, &[(0, 16 * BS as usize, Fill::Random(3))]);
+    let a = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
+    let out = work.path().join("out.img");
+    let progress = DeleteOnFirstBlock {
+        root: dir.path().to_path_buf(),
+        backup: a.backup.clone(),
+        done: false.into(),
+    };
+    let options = ExportOptions {
+        concurrency: Some(1),
+        ..Default::default()
+    };
+    let e = target
+        .export_raw("vol", &a.backup, &out, &options, &progress)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::Deleted { backup, .. } if *backup == a.backup),
+        "{e}"
+    );
+    assert!(e.to_string().contains("was deleted while it was being read"), "{e}");
+    assert!(!out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "only the image remains: {leftovers:?}");
 }

@@ -66,8 +66,10 @@ impl Target {
         let mut local_root = None;
         let (store, root): (Arc<dyn ObjectStore>, String) = match parsed {
             TargetUrl::Local { path } => {
-                local_root = Some(resolve_dir(url, &path)?);
-                (open_local(url, &path)?, String::new())
+                return Target::local(&path).map(|mut t| {
+                    url.clone_into(&mut t.url);
+                    t
+                });
             }
             TargetUrl::Mounted { scheme, source } => {
                 let Some(mount) = &options.mount_point else {
@@ -100,6 +102,17 @@ impl Target {
         };
         let mut target = Target::from_store(store, &root, url)?;
         target.local_root = local_root;
+        Ok(target)
+    }
+
+    /// Opens a local directory (a plain path; an NFS or CIFS share through
+    /// its mount point) as a target. Its files are read directly, and no
+    /// path below it may be a symbolic link.
+    pub fn local(dir: &std::path::Path) -> Result<Self> {
+        let url = dir.display().to_string();
+        let local_root = resolve_dir(&url, dir)?;
+        let mut target = Target::from_store(open_local(&url, dir)?, "", &url)?;
+        target.local_root = Some(local_root);
         Ok(target)
     }
 
@@ -181,6 +194,19 @@ impl Target {
             }
         }
         Ok(())
+    }
+
+    /// The local path of a file of a local target (after the same checks
+    /// as every other access), `None` for a target behind an object store
+    /// API.
+    pub(crate) fn local_file(&self, rel: &str) -> Result<Option<PathBuf>> {
+        let Some(root) = &self.local_root else {
+            return Ok(None);
+        };
+        self.confine(rel)?;
+        let mut path = root.clone();
+        path.extend(rel.split('/').filter(|s| !s.is_empty()));
+        Ok(Some(path))
     }
 
     /// Reads a whole file, refusing files larger than `limit`.

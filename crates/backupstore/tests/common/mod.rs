@@ -20,8 +20,7 @@ use vmbackup_backupstore::Target;
 /// A target in a fresh temporary directory, with a short lock settle time.
 pub fn local_target() -> (tempfile::TempDir, Target) {
     let dir = tempfile::tempdir().unwrap();
-    let store = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
-    let target = Target::from_store(Arc::new(store), "", dir.path().to_str().unwrap())
+    let target = Target::local(dir.path())
         .unwrap()
         .with_lock_settle(Duration::from_millis(1));
     (dir, target)

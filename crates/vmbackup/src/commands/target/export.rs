@@ -2,11 +2,12 @@
 //! image, written under a temporary name and renamed into place when
 //! complete.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use futures::TryStreamExt;
-use vmbackup_backupstore::{BackupImage, ExportOptions, LockKind, PartialFile, Progress, Target};
+use vmbackup_backupstore::{
+    BackupImage, Error, ExportOptions, PartialFile, Progress, Target,
+};
 use vmbackup_qcow2::{Qcow2Writer, WriterOptions};
 
 use crate::progress::ProgressMode;
@@ -43,11 +44,12 @@ pub struct Args {
     /// devices, FIFOs, sockets and directories are always refused.
     #[arg(long)]
     pub force: bool,
-    /// Do not take Longhorn's volume lock while reading. Use only when
-    /// nothing deletes backups from the target meanwhile; needs no write
-    /// access and skips the lock's settle time.
+    /// Hold Longhorn's volume lock while reading, so that a deletion of
+    /// the backup meanwhile fails instead of the export. Needs write access
+    /// to the target. Without it, every block is still verified, and a
+    /// backup deleted meanwhile stops the export with an error saying so.
     #[arg(long)]
-    pub no_lock: bool,
+    pub lock: bool,
     /// How to show progress on standard error.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -71,7 +73,7 @@ pub async fn export(
     match args.format {
         ImageFormat::Raw => {
             let options = ExportOptions {
-                lock: !args.no_lock,
+                lock: args.lock,
                 overwrite: args.force,
                 ..Default::default()
             };
@@ -86,57 +88,39 @@ pub async fn export(
         ImageFormat::Qcow2 => {
             let image = target.open_backup_image(&args.volume, &args.backup).await?;
             vmbackup_backupstore::check_destination(&args.to, args.force)?;
-            // As for raw exports: blocks are content-addressed and verified,
-            // so they are read while the lock settles, and the image is
-            // renamed into place only once the lock is held.
-            let lock = async {
-                if args.no_lock {
-                    Ok(None)
-                } else {
-                    target
-                        .lock(&args.volume, LockKind::BackupOrRestore)
-                        .await
-                        .map(Some)
-                        .map_err(anyhow::Error::from)
-                }
-            };
-            // Created before the lock is taken, so that a destination that
+            // Created before any lock is taken, so that a destination that
             // cannot be written fails at once and leaves nothing behind.
             let partial = PartialFile::create(&args.to)?;
-            // A failed lock stops the writing (the temporary file is
-            // removed); a failed write lets the lock finish so that it is
-            // released below.
-            let write = async {
-                Ok::<_, anyhow::Error>(write_qcow2(target, &image, partial, progress).await)
-            };
-            let (lock, written) = futures::future::try_join(lock, write).await?;
-            let committed = written.and_then(|(partial, written)| {
-                partial.commit(&args.to)?;
-                Ok(written)
-            });
-            if let Some(lock) = lock {
-                let released = lock.release().await;
-                if committed.is_ok() {
-                    released?;
-                }
-            }
-            committed
+            let (partial, written) = target
+                .read_guarded(
+                    &image,
+                    args.lock,
+                    write_qcow2(target, &image, partial, &args.to, progress),
+                )
+                .await?;
+            partial.commit(&args.to)?;
+            Ok(written)
         }
     }
 }
 
 /// Streams the blocks of a backup into a qcow2 image written to a temporary
-/// file (`partial`), flushed to stable storage.
+/// file (`partial`), flushed to stable storage. Write errors name `dest`,
+/// the file the user asked for.
 async fn write_qcow2(
     target: &Target,
     image: &BackupImage,
     partial: PartialFile,
+    dest: &Path,
     progress: &dyn Progress,
-) -> anyhow::Result<(PartialFile, Written)> {
-    let shown = partial.path().display().to_string();
-    let file = partial.file().try_clone().with_context(|| shown.clone())?;
-    let mut writer = Qcow2Writer::new(file, image.size, WriterOptions::default())
-        .with_context(|| shown.clone())?;
+) -> Result<(PartialFile, Written), Error> {
+    let failed = |e: &dyn std::fmt::Display| Error::Io {
+        path: dest.display().to_string(),
+        error: std::io::Error::other(e.to_string()),
+    };
+    let file = partial.file().try_clone().map_err(|e| failed(&e))?;
+    let mut writer =
+        Qcow2Writer::new(file, image.size, WriterOptions::default()).map_err(|e| failed(&e))?;
     progress.start(image.stored_bytes());
     let mut blocks = std::pin::pin!(target.image_blocks(image, None));
     let mut count = 0u64;
@@ -144,19 +128,17 @@ async fn write_qcow2(
         let len = image
             .block_size
             .min(image.size.saturating_sub(block.offset));
-        let data = block
-            .data
-            .get(..usize::try_from(len)?)
+        let data = usize::try_from(len)
+            .ok()
+            .and_then(|len| block.data.get(..len))
             .unwrap_or(&block.data);
-        tokio::task::block_in_place(|| writer.write(block.offset, data))
-            .with_context(|| shown.clone())?;
+        tokio::task::block_in_place(|| writer.write(block.offset, data)).map_err(|e| failed(&e))?;
         progress.advance(len);
         count += 1;
     }
-    tokio::task::block_in_place(|| -> anyhow::Result<()> {
-        let (file, _) = writer.finish().with_context(|| shown.clone())?;
-        file.sync_all().with_context(|| shown.clone())?;
-        Ok(())
+    tokio::task::block_in_place(|| {
+        let (file, _) = writer.finish().map_err(|e| failed(&e))?;
+        file.sync_all().map_err(|e| failed(&e))
     })?;
     Ok((
         partial,

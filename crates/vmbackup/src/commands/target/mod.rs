@@ -99,7 +99,7 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
                 &target,
                 args.volume.as_deref(),
                 args.backup.as_deref(),
-                !args.no_lock,
+                args.lock,
                 args.progress,
             ))
             .await?;

@@ -19,11 +19,12 @@ pub struct Args {
     /// Only this backup of the volume.
     #[arg(long, value_name = "BACKUP", requires = "volume")]
     pub backup: Option<String>,
-    /// Do not take Longhorn's volume lock while reading. Use only when
-    /// nothing deletes backups from the target meanwhile; needs no write
-    /// access and skips the lock's settle time.
+    /// Hold Longhorn's volume lock while reading, so that a deletion
+    /// meanwhile fails instead. Needs write access to the target. Without
+    /// it, damage found in a backup that a deletion removed meanwhile is
+    /// not reported, since the backup is gone.
     #[arg(long)]
-    pub no_lock: bool,
+    pub lock: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub output: Format,
