@@ -18,6 +18,7 @@
 //! it wraps the derived (`#[serde(remote = "Self")]`) implementations.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::{LazyLock, OnceLock};
 
@@ -208,6 +209,14 @@ impl Extra {
         }
     }
 
+    /// Serialization glue: whether [`Extra::restore_into`] adds anything.
+    #[doc(hidden)]
+    pub fn restores_anything(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|kept| !kept.blanks.is_empty() || !kept.residue.is_empty())
+    }
+
     /// Serialization glue: writes the remembered nulls and residues back
     /// into the serialised object.
     #[doc(hidden)]
@@ -378,8 +387,14 @@ macro_rules! preserving_serde {
 
         impl ::serde::Serialize for $ty {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut value = <$ty>::serialize(self, ::serde_json::value::Serializer)
-                    .map_err(<S::Error as ::serde::ser::Error>::custom)?;
+                // Inside a JSON value being built, key order does not matter:
+                // write straight into it unless something must be restored.
+                if $crate::extra::building_value() && !self.extra.restores_anything() {
+                    return <$ty>::serialize(self, serializer);
+                }
+                let mut value =
+                    $crate::extra::build_value(|| <$ty>::serialize(self, ::serde_json::value::Serializer))
+                        .map_err(<S::Error as ::serde::ser::Error>::custom)?;
                 if let ::serde_json::Value::Object(object) = &mut value {
                     self.extra.restore_into(object);
                 }
@@ -387,6 +402,34 @@ macro_rules! preserving_serde {
             }
         }
     };
+}
+
+thread_local! {
+    /// Set while a preserving type serialises itself into a JSON value.
+    static BUILDING_VALUE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Serialization glue: runs `f`, which serialises into a JSON value, with
+/// [`building_value`] set, so that nested preserving types with nothing to
+/// restore write straight into that value instead of building their own
+/// and copying it (their keys are sorted by the value's map either way).
+#[doc(hidden)]
+pub fn build_value<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            BUILDING_VALUE.with(|flag| flag.set(self.0));
+        }
+    }
+    let _reset = Reset(BUILDING_VALUE.with(|flag| flag.replace(true)));
+    f()
+}
+
+/// Serialization glue: whether the serializer at hand is building a JSON
+/// value for a preserving type (see [`build_value`]).
+#[doc(hidden)]
+pub fn building_value() -> bool {
+    BUILDING_VALUE.with(Cell::get)
 }
 
 /// Keys whose value is `null` or `""`, with that value.
@@ -550,6 +593,24 @@ mod tests {
         let a = Extra::from(Map::from_iter([("n".into(), json!(0.0))]));
         let b = Extra::from(Map::from_iter([("n".into(), json!(-0.0))]));
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn nested_types_write_the_same_sorted_text_and_value() {
+        let input = json!({"volumeName": "disk-0", "csiDriverName": "d", "name": "x",
+            "persistentVolumeClaim": {
+                "metadata": {"name": "p", "creationTimestamp": null, "zz": 1},
+                "spec": {"volumeMode": "Block", "resources": {"requests": {"storage": "1Gi"}},
+                    "future": {"b": 1, "a": 2}}},
+            "error": {"message": "m", "time": null}});
+        let vb: crate::harvester::VolumeBackup = serde_json::from_value(input.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&vb).unwrap(), input);
+        // Keys sorted at every level, as a JSON value writes them.
+        assert_eq!(
+            serde_json::to_string(&vb).unwrap(),
+            serde_json::to_string(&input).unwrap()
+        );
+        assert!(!building_value());
     }
 
     #[test]

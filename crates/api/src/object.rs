@@ -146,8 +146,9 @@ macro_rules! k8s_object {
 
         impl ::serde::Serialize for $ty {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                let mut value = <$ty>::serialize(self, ::serde_json::value::Serializer)
-                    .map_err(<S::Error as ::serde::ser::Error>::custom)?;
+                let mut value =
+                    $crate::extra::build_value(|| <$ty>::serialize(self, ::serde_json::value::Serializer))
+                        .map_err(<S::Error as ::serde::ser::Error>::custom)?;
                 if let ::serde_json::Value::Object(object) = &mut value {
                     self.extra.restore_into(object);
                     $crate::object::put_type_meta::<Self>(object, self.extra.read_api_version());
