@@ -133,6 +133,8 @@ pub struct Ctx<'a> {
     pub options: &'a Options,
     /// The configured target.
     pub target: TargetConfig,
+    /// The identity of the configured target ([`TargetConfig::target_ref`]).
+    pub target_ref: Option<BackupTargetRef>,
     /// The target as read.
     pub read: TargetRead<'a>,
     /// Classes per CSI driver.
@@ -157,6 +159,7 @@ impl<'a> Ctx<'a> {
             now,
             now_text: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             options,
+            target_ref: target.target_ref(),
             target,
             read,
             driver_classes: driver_classes(view),

@@ -269,7 +269,7 @@ fn initial_status(
     }
     let secret_backups = secrets_of(ctx, vmb, vm)?;
     let backup_target = if is_backup {
-        match ctx.target.target_ref() {
+        match ctx.target_ref.clone() {
             Some(t) => Some(t),
             None => return Err(Init::Fail("backup target is not set".into())),
         }
@@ -1023,8 +1023,8 @@ fn set_error(status: &mut VirtualMachineBackupStatus, message: &str, now: &str) 
 /// Whether the backup was taken to the target configured now.
 pub fn on_current_target(ctx: &Ctx, vmb: &VirtualMachineBackup) -> bool {
     let theirs = vmb.status.as_ref().and_then(|s| s.backup_target.as_ref());
-    match (theirs, ctx.target.target_ref()) {
-        (Some(a), Some(b)) => a.same_target(&b),
+    match (theirs, &ctx.target_ref) {
+        (Some(a), Some(b)) => a.same_target(b),
         _ => false,
     }
 }
@@ -1127,25 +1127,32 @@ fn metadata_file(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit) {
     if !on_current_target(ctx, want) {
         return;
     }
-    let doc = VmBackupMetadata::of(want);
-    let key = (doc.namespace_or_default().to_owned(), doc.name.clone());
+    let key = (
+        ns_of(&want.metadata).to_owned(),
+        name_of(&want.metadata).to_owned(),
+    );
     let metadata_ready = conditions::get(
         want.status.as_ref().and_then(|s| s.conditions.as_ref()),
         wellknown::CONDITION_METADATA_READY,
     )
     .is_some_and(|c| c.is_true());
-    let needs_write = match ctx.listing() {
-        Some(listing) => listing
-            .vm_backups
-            .get(&key)
-            .is_none_or(|existing| !existing.same_content(&doc)),
-        None => !metadata_ready,
+    // The document is made only when it is compared or written.
+    let write = match ctx.listing() {
+        Some(listing) => {
+            let doc = VmBackupMetadata::of(want);
+            listing
+                .vm_backups
+                .get(&key)
+                .is_none_or(|existing| !existing.same_content(&doc))
+                .then_some(doc)
+        }
+        None => (!metadata_ready).then(|| VmBackupMetadata::of(want)),
     };
-    if needs_write {
+    if let Some(doc) = write {
         let path = naming::vmbackup_metadata_path(&key.0, &key.1);
         unit.creates.push((
             Action::WriteTargetFile {
-                path: path.clone(),
+                path,
                 contents: doc.to_json(),
             },
             format!(

@@ -2,6 +2,7 @@
 //! VMBackup or restore that depends on it named in the message. Which of
 //! them are repaired in this plan is decided by [`repair_scope`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::context::{Ctx, Options, Out, RepairScope, deleting, name_of, ns_of};
@@ -12,23 +13,49 @@ use crate::reconcile::backup::content_of_volume_backup;
 use crate::resolve::{self, Problem, Verdict};
 use crate::view::Key;
 
-/// Who depends on a content.
+/// Who depends on a content (borrowed from the View; described only when a
+/// finding needs it).
 #[derive(Debug, Clone)]
-struct User {
-    /// The VMBackup and volume backup (or restore) that uses it.
-    who: String,
+struct User<'v> {
+    /// The KubeVirt volume (or volume backup) name.
+    volume: &'v str,
+    /// Namespace and name of the VMBackup or restore that uses it.
+    owner: (&'v str, &'v str),
+    /// Whether `owner` is a restore.
+    is_restore: bool,
     /// The Longhorn backup it is meant to hold.
-    backup: Option<String>,
-    /// A VMBackup whose repair fixes it.
-    vmbackup: Option<Key>,
+    backup: Option<&'v str>,
     /// A restore in progress that replaces it (its own content).
-    restore: Option<Key>,
+    restoring: bool,
+}
+
+impl User<'_> {
+    /// The VMBackup and volume backup (or restore) that uses it.
+    fn who(&self) -> String {
+        let (ns, name) = self.owner;
+        let kind = if self.is_restore {
+            "restore"
+        } else {
+            "VMBackup"
+        };
+        format!("volume {} of {kind} {ns}/{name}", self.volume)
+    }
+
+    /// A VMBackup whose repair fixes it.
+    fn vmbackup(&self) -> Option<(&str, &str)> {
+        (!self.is_restore).then_some(self.owner)
+    }
+
+    /// A restore in progress that replaces it.
+    fn restore(&self) -> Option<(&str, &str)> {
+        (self.is_restore && self.restoring).then_some(self.owner)
+    }
 }
 
 /// Reports every Longhorn content whose handle is wrong or doubtful.
 pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
     let view = ctx.view;
-    let mut users: BTreeMap<String, User> = BTreeMap::new();
+    let mut users: BTreeMap<Cow<'_, str>, User<'_>> = BTreeMap::new();
     for ((ns, name), vmb) in view.vmbackups() {
         for vb in vmb.volume_backups() {
             let Some(vb_name) = vb.name.as_deref() else {
@@ -36,12 +63,13 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
             };
             if let Some(c) = content_of_volume_backup(ctx, ns, vb_name) {
                 users.insert(
-                    name_of(&c.metadata).to_owned(),
+                    Cow::Borrowed(name_of(&c.metadata)),
                     User {
-                        who: format!("volume {} of VMBackup {ns}/{name}", vb.volume_name),
-                        backup: vb.longhorn_backup_name.clone(),
-                        vmbackup: Some((ns.clone(), name.clone())),
-                        restore: None,
+                        volume: &vb.volume_name,
+                        owner: (ns, name),
+                        is_restore: false,
+                        backup: vb.longhorn_backup_name.as_deref(),
+                        restoring: false,
                     },
                 );
             }
@@ -68,25 +96,35 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
                 .into_iter()
                 .flat_map(|b| b.volume_backups())
                 .find(|vb| vb.name.as_deref() == Some(vb_name))
-                .and_then(|vb| vb.longhorn_backup_name.clone());
+                .and_then(|vb| vb.longhorn_backup_name.as_deref());
             users.insert(
-                naming::restore_content_name(ns, name, vb_name),
+                Cow::Owned(naming::restore_content_name(ns, name, vb_name)),
                 User {
-                    who: format!(
-                        "volume {} of restore {ns}/{name}",
-                        e.volume_name.as_deref().unwrap_or(vb_name)
-                    ),
+                    volume: e.volume_name.as_deref().unwrap_or(vb_name),
+                    owner: (ns, name),
+                    is_restore: true,
                     backup,
-                    vmbackup: None,
-                    restore: (!vmr.is_complete() && !deleting(&vmr.metadata))
-                        .then(|| (ns.clone(), name.clone())),
+                    restoring: !vmr.is_complete() && !deleting(&vmr.metadata),
                 },
             );
         }
     }
     for (name, content) in view.contents() {
-        let user = users.get(name);
-        let verdict = resolve::judge(view, content, user.and_then(|u| u.backup.as_deref()));
+        let user = users.get(name.as_str());
+        let verdict = resolve::judge(view, content, user.and_then(|u| u.backup));
+        if matches!(
+            verdict,
+            Verdict::NotLonghorn
+                | Verdict::NoHandle
+                | Verdict::Snapshot
+                | Verdict::BackingImage
+                | Verdict::Resolves {
+                    deprecated_prefix: false,
+                    ..
+                }
+        ) {
+            continue;
+        }
         let r = ObjectRef::cluster(Kind::VolumeSnapshotContent, name);
         let vs_ref = content.spec.volume_snapshot_ref.name.as_deref().map(|vs| {
             format!(
@@ -100,17 +138,17 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
             )
         });
         let used_by = match (user, &vs_ref) {
-            (Some(u), _) => format!(" (used by {})", u.who),
+            (Some(u), _) => format!(" (used by {})", u.who()),
             (None, Some(vs)) => format!(" (bound to VolumeSnapshot {vs})"),
             (None, None) => String::new(),
         };
         let planned = user
-            .and_then(|u| u.vmbackup.as_ref())
-            .is_some_and(|k| repair.contains(k));
-        let restoring = user.and_then(|u| u.restore.as_ref());
-        let repair_text = |correct: &str| match user.and_then(|u| u.vmbackup.as_ref()) {
+            .and_then(User::vmbackup)
+            .is_some_and(|(ns, name)| repair.contains(&(ns.to_owned(), name.to_owned())));
+        let restoring = user.and_then(User::restore);
+        let repair_text = |correct: &str| match user.and_then(User::vmbackup) {
             None if restoring.is_some() => {
-                let (ns, vmr) = restoring.cloned().unwrap_or_default();
+                let (ns, vmr) = restoring.unwrap_or_default();
                 format!(
                     "restore {ns}/{vmr} replaces it: it is retired together with any PVC that is still Pending on it, and made again with handle {correct} (Retain)"
                 )
