@@ -47,7 +47,7 @@ macro_rules! typed {
                 }
             }
             fn into_object(self) -> Object {
-                Object::$variant(self)
+                Object::$variant(Box::new(self))
             }
         })*
     };

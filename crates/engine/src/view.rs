@@ -39,27 +39,29 @@ fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) ->
     meta.name.clone().unwrap_or_default()
 }
 
-/// An indexed, immutable snapshot of the cluster's relevant objects.
+/// An indexed, immutable snapshot of the cluster's relevant objects. Each
+/// object is boxed: a B-tree node then holds pointers, not half-empty slots
+/// the size of the largest object.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     listed: BTreeSet<Kind>,
-    vmbackups: BTreeMap<Key, VirtualMachineBackup>,
-    vmrestores: BTreeMap<Key, VirtualMachineRestore>,
-    settings: BTreeMap<String, Setting>,
-    snapshots: BTreeMap<Key, VolumeSnapshot>,
-    contents: BTreeMap<String, VolumeSnapshotContent>,
-    classes: BTreeMap<String, VolumeSnapshotClass>,
-    lh_backups: BTreeMap<String, Backup>,
-    lh_backup_volumes: BTreeMap<String, BackupVolume>,
-    lh_backup_targets: BTreeMap<String, BackupTarget>,
-    lh_volumes: BTreeMap<String, Volume>,
-    lh_engines: BTreeMap<String, Engine>,
-    vms: BTreeMap<Key, VirtualMachine>,
-    pvcs: BTreeMap<Key, Lossless<PersistentVolumeClaim>>,
-    pvs: BTreeMap<String, Lossless<PersistentVolume>>,
-    storage_classes: BTreeMap<String, Lossless<StorageClass>>,
-    namespaces: BTreeMap<String, Lossless<Namespace>>,
-    secrets: BTreeMap<Key, Lossless<Secret>>,
+    vmbackups: BTreeMap<Key, Box<VirtualMachineBackup>>,
+    vmrestores: BTreeMap<Key, Box<VirtualMachineRestore>>,
+    settings: BTreeMap<String, Box<Setting>>,
+    snapshots: BTreeMap<Key, Box<VolumeSnapshot>>,
+    contents: BTreeMap<String, Box<VolumeSnapshotContent>>,
+    classes: BTreeMap<String, Box<VolumeSnapshotClass>>,
+    lh_backups: BTreeMap<String, Box<Backup>>,
+    lh_backup_volumes: BTreeMap<String, Box<BackupVolume>>,
+    lh_backup_targets: BTreeMap<String, Box<BackupTarget>>,
+    lh_volumes: BTreeMap<String, Box<Volume>>,
+    lh_engines: BTreeMap<String, Box<Engine>>,
+    vms: BTreeMap<Key, Box<VirtualMachine>>,
+    pvcs: BTreeMap<Key, Box<Lossless<PersistentVolumeClaim>>>,
+    pvs: BTreeMap<String, Box<Lossless<PersistentVolume>>>,
+    storage_classes: BTreeMap<String, Box<Lossless<StorageClass>>>,
+    namespaces: BTreeMap<String, Box<Lossless<Namespace>>>,
+    secrets: BTreeMap<Key, Box<Lossless<Secret>>>,
     index: Index,
 }
 
@@ -464,17 +466,19 @@ impl View {
     // ---- Harvester ----
 
     /// Every VMBackup, by (namespace, name).
-    pub fn vmbackups(&self) -> &BTreeMap<Key, VirtualMachineBackup> {
+    pub fn vmbackups(&self) -> &BTreeMap<Key, Box<VirtualMachineBackup>> {
         &self.vmbackups
     }
 
     /// One VMBackup.
     pub fn vmbackup(&self, namespace: &str, name: &str) -> Option<&VirtualMachineBackup> {
-        self.vmbackups.get(&(namespace.to_owned(), name.to_owned()))
+        self.vmbackups
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(Box::as_ref)
     }
 
     /// Every VMRestore, by (namespace, name).
-    pub fn vmrestores(&self) -> &BTreeMap<Key, VirtualMachineRestore> {
+    pub fn vmrestores(&self) -> &BTreeMap<Key, Box<VirtualMachineRestore>> {
         &self.vmrestores
     }
 
@@ -489,34 +493,36 @@ impl View {
             .get(&(namespace.to_owned(), name.to_owned()))
             .into_iter()
             .flatten()
-            .filter_map(|k| self.vmrestores.get(k))
+            .filter_map(|k| self.vmrestores.get(k).map(Box::as_ref))
     }
 
     /// A Harvester setting by name.
     pub fn setting(&self, name: &str) -> Option<&Setting> {
-        self.settings.get(name)
+        self.settings.get(name).map(Box::as_ref)
     }
 
     // ---- CSI snapshots ----
 
     /// Every VolumeSnapshot.
-    pub fn snapshots(&self) -> &BTreeMap<Key, VolumeSnapshot> {
+    pub fn snapshots(&self) -> &BTreeMap<Key, Box<VolumeSnapshot>> {
         &self.snapshots
     }
 
     /// One VolumeSnapshot.
     pub fn snapshot(&self, namespace: &str, name: &str) -> Option<&VolumeSnapshot> {
-        self.snapshots.get(&(namespace.to_owned(), name.to_owned()))
+        self.snapshots
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(Box::as_ref)
     }
 
     /// Every VolumeSnapshotContent.
-    pub fn contents(&self) -> &BTreeMap<String, VolumeSnapshotContent> {
+    pub fn contents(&self) -> &BTreeMap<String, Box<VolumeSnapshotContent>> {
         &self.contents
     }
 
     /// One VolumeSnapshotContent.
     pub fn content(&self, name: &str) -> Option<&VolumeSnapshotContent> {
-        self.contents.get(name)
+        self.contents.get(name).map(Box::as_ref)
     }
 
     /// The contents whose `volumeSnapshotRef` names `namespace/name`.
@@ -530,7 +536,7 @@ impl View {
             .get(&(namespace.to_owned(), name.to_owned()))
             .into_iter()
             .flatten()
-            .filter_map(|n| self.contents.get(n))
+            .filter_map(|n| self.contents.get(n).map(Box::as_ref))
     }
 
     /// The content a VolumeSnapshot is bound to (by its status, or its
@@ -544,25 +550,25 @@ impl View {
     }
 
     /// Every VolumeSnapshotClass.
-    pub fn snapshot_classes(&self) -> &BTreeMap<String, VolumeSnapshotClass> {
+    pub fn snapshot_classes(&self) -> &BTreeMap<String, Box<VolumeSnapshotClass>> {
         &self.classes
     }
 
     /// One VolumeSnapshotClass.
     pub fn snapshot_class(&self, name: &str) -> Option<&VolumeSnapshotClass> {
-        self.classes.get(name)
+        self.classes.get(name).map(Box::as_ref)
     }
 
     // ---- Longhorn ----
 
     /// Every Longhorn Backup.
-    pub fn longhorn_backups(&self) -> &BTreeMap<String, Backup> {
+    pub fn longhorn_backups(&self) -> &BTreeMap<String, Box<Backup>> {
         &self.lh_backups
     }
 
     /// One Longhorn Backup.
     pub fn longhorn_backup(&self, name: &str) -> Option<&Backup> {
-        self.lh_backups.get(name)
+        self.lh_backups.get(name).map(Box::as_ref)
     }
 
     /// The Longhorn Backups taken from the Longhorn snapshot `snapshot`.
@@ -572,11 +578,11 @@ impl View {
             .get(snapshot)
             .into_iter()
             .flatten()
-            .filter_map(|n| self.lh_backups.get(n))
+            .filter_map(|n| self.lh_backups.get(n).map(Box::as_ref))
     }
 
     /// Every Longhorn BackupVolume.
-    pub fn backup_volumes(&self) -> &BTreeMap<String, BackupVolume> {
+    pub fn backup_volumes(&self) -> &BTreeMap<String, Box<BackupVolume>> {
         &self.lh_backup_volumes
     }
 
@@ -588,17 +594,17 @@ impl View {
             .get(volume)
             .into_iter()
             .flatten()
-            .filter_map(|n| self.lh_backup_volumes.get(n))
+            .filter_map(|n| self.lh_backup_volumes.get(n).map(Box::as_ref))
     }
 
     /// Every Longhorn BackupTarget.
-    pub fn backup_targets(&self) -> &BTreeMap<String, BackupTarget> {
+    pub fn backup_targets(&self) -> &BTreeMap<String, Box<BackupTarget>> {
         &self.lh_backup_targets
     }
 
     /// One Longhorn Volume.
     pub fn longhorn_volume(&self, name: &str) -> Option<&Volume> {
-        self.lh_volumes.get(name)
+        self.lh_volumes.get(name).map(Box::as_ref)
     }
 
     /// The Engines of the Longhorn volume `volume`.
@@ -608,23 +614,25 @@ impl View {
             .get(volume)
             .into_iter()
             .flatten()
-            .filter_map(|n| self.lh_engines.get(n))
+            .filter_map(|n| self.lh_engines.get(n).map(Box::as_ref))
     }
 
     // ---- KubeVirt and core ----
 
     /// Every VirtualMachine.
-    pub fn vms(&self) -> &BTreeMap<Key, VirtualMachine> {
+    pub fn vms(&self) -> &BTreeMap<Key, Box<VirtualMachine>> {
         &self.vms
     }
 
     /// One VirtualMachine.
     pub fn vm(&self, namespace: &str, name: &str) -> Option<&VirtualMachine> {
-        self.vms.get(&(namespace.to_owned(), name.to_owned()))
+        self.vms
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map(Box::as_ref)
     }
 
     /// Every PVC.
-    pub fn pvcs(&self) -> &BTreeMap<Key, Lossless<PersistentVolumeClaim>> {
+    pub fn pvcs(&self) -> &BTreeMap<Key, Box<Lossless<PersistentVolumeClaim>>> {
         &self.pvcs
     }
 
@@ -665,6 +673,7 @@ impl View {
             .into_iter()
             .flatten()
             .filter_map(|k| self.vms.get_key_value(k))
+            .map(|(k, vm)| (k, vm.as_ref()))
     }
 
     /// One PersistentVolume.
@@ -690,7 +699,7 @@ impl View {
     }
 
     /// Every Secret.
-    pub fn secrets(&self) -> &BTreeMap<Key, Lossless<Secret>> {
+    pub fn secrets(&self) -> &BTreeMap<Key, Box<Lossless<Secret>>> {
         &self.secrets
     }
 }

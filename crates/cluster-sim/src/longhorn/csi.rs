@@ -372,7 +372,7 @@ impl Longhorn {
                     format!("CreateSnapshot: backing up volume {volume} as {backup_name} from snapshot {name}"),
                 );
                 match created {
-                    vmbackup_engine::Object::LonghornBackup(b) => b,
+                    vmbackup_engine::Object::LonghornBackup(b) => *b,
                     _ => return Err(CsiError::new(CsiCode::Internal, "unexpected object")),
                 }
             }

@@ -19,45 +19,46 @@ use vmbackup_api::{
 
 pub use reference::{Kind, ObjectRef};
 
-/// Any object the engine knows, typed.
+/// Any object the engine knows, typed. Each is boxed: an `Object` is two
+/// words, whatever its kind, so plans and lists of objects cost what their
+/// objects hold and no more.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
-#[allow(clippy::large_enum_variant)] // Views hold many objects; boxing each would only add indirection.
 pub enum Object {
     /// A VM backup (or VM snapshot).
-    VirtualMachineBackup(VirtualMachineBackup),
+    VirtualMachineBackup(Box<VirtualMachineBackup>),
     /// A VM restore.
-    VirtualMachineRestore(VirtualMachineRestore),
+    VirtualMachineRestore(Box<VirtualMachineRestore>),
     /// A Harvester setting.
-    Setting(Setting),
+    Setting(Box<Setting>),
     /// A CSI VolumeSnapshot.
-    VolumeSnapshot(VolumeSnapshot),
+    VolumeSnapshot(Box<VolumeSnapshot>),
     /// A CSI VolumeSnapshotContent.
-    VolumeSnapshotContent(VolumeSnapshotContent),
+    VolumeSnapshotContent(Box<VolumeSnapshotContent>),
     /// A CSI VolumeSnapshotClass.
-    VolumeSnapshotClass(VolumeSnapshotClass),
+    VolumeSnapshotClass(Box<VolumeSnapshotClass>),
     /// A Longhorn Backup.
-    LonghornBackup(Backup),
+    LonghornBackup(Box<Backup>),
     /// A Longhorn BackupVolume.
-    LonghornBackupVolume(BackupVolume),
+    LonghornBackupVolume(Box<BackupVolume>),
     /// A Longhorn BackupTarget.
-    LonghornBackupTarget(BackupTarget),
+    LonghornBackupTarget(Box<BackupTarget>),
     /// A Longhorn Volume.
-    LonghornVolume(Volume),
+    LonghornVolume(Box<Volume>),
     /// A Longhorn Engine.
-    LonghornEngine(Engine),
+    LonghornEngine(Box<Engine>),
     /// A KubeVirt VirtualMachine.
-    VirtualMachine(VirtualMachine),
+    VirtualMachine(Box<VirtualMachine>),
     /// A PersistentVolumeClaim.
-    PersistentVolumeClaim(Lossless<PersistentVolumeClaim>),
+    PersistentVolumeClaim(Box<Lossless<PersistentVolumeClaim>>),
     /// A PersistentVolume.
-    PersistentVolume(Lossless<PersistentVolume>),
+    PersistentVolume(Box<Lossless<PersistentVolume>>),
     /// A StorageClass.
-    StorageClass(Lossless<StorageClass>),
+    StorageClass(Box<Lossless<StorageClass>>),
     /// A Namespace.
-    Namespace(Lossless<Namespace>),
+    Namespace(Box<Lossless<Namespace>>),
     /// A Secret.
-    Secret(Lossless<Secret>),
+    Secret(Box<Lossless<Secret>>),
 }
 
 /// Applies `$body` to the inner object of every variant.
@@ -283,6 +284,12 @@ macro_rules! from_typed {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         $(impl From<$ty> for Object {
             fn from(value: $ty) -> Self {
+                Object::$variant(Box::new(value))
+            }
+        }
+
+        impl From<Box<$ty>> for Object {
+            fn from(value: Box<$ty>) -> Self {
                 Object::$variant(value)
             }
         })*
@@ -313,7 +320,7 @@ macro_rules! from_core {
     ($($variant:ident($ty:ty)),* $(,)?) => {
         $(impl From<$ty> for Object {
             fn from(value: $ty) -> Self {
-                Object::$variant(Lossless::new(value))
+                Object::$variant(Box::new(Lossless::new(value)))
             }
         })*
     };
@@ -336,20 +343,20 @@ impl TryFrom<vmbackup_api::document::Object> for Object {
     fn try_from(value: vmbackup_api::document::Object) -> Result<Self, ObjectError> {
         use vmbackup_api::document::Object as Doc;
         Ok(match value {
-            Doc::VirtualMachineBackup(o) => Object::VirtualMachineBackup(*o),
-            Doc::VirtualMachineRestore(o) => Object::VirtualMachineRestore(*o),
-            Doc::Setting(o) => Object::Setting(*o),
-            Doc::VolumeSnapshot(o) => Object::VolumeSnapshot(*o),
-            Doc::VolumeSnapshotContent(o) => Object::VolumeSnapshotContent(*o),
-            Doc::VolumeSnapshotClass(o) => Object::VolumeSnapshotClass(*o),
-            Doc::LonghornBackup(o) => Object::LonghornBackup(*o),
-            Doc::LonghornBackupVolume(o) => Object::LonghornBackupVolume(*o),
-            Doc::LonghornBackupTarget(o) => Object::LonghornBackupTarget(*o),
-            Doc::LonghornVolume(o) => Object::LonghornVolume(*o),
-            Doc::LonghornEngine(o) => Object::LonghornEngine(*o),
-            Doc::VirtualMachine(o) => Object::VirtualMachine(*o),
-            Doc::PersistentVolumeClaim(o) => Object::PersistentVolumeClaim(*o),
-            Doc::PersistentVolume(o) => Object::PersistentVolume(*o),
+            Doc::VirtualMachineBackup(o) => Object::VirtualMachineBackup(o),
+            Doc::VirtualMachineRestore(o) => Object::VirtualMachineRestore(o),
+            Doc::Setting(o) => Object::Setting(o),
+            Doc::VolumeSnapshot(o) => Object::VolumeSnapshot(o),
+            Doc::VolumeSnapshotContent(o) => Object::VolumeSnapshotContent(o),
+            Doc::VolumeSnapshotClass(o) => Object::VolumeSnapshotClass(o),
+            Doc::LonghornBackup(o) => Object::LonghornBackup(o),
+            Doc::LonghornBackupVolume(o) => Object::LonghornBackupVolume(o),
+            Doc::LonghornBackupTarget(o) => Object::LonghornBackupTarget(o),
+            Doc::LonghornVolume(o) => Object::LonghornVolume(o),
+            Doc::LonghornEngine(o) => Object::LonghornEngine(o),
+            Doc::VirtualMachine(o) => Object::VirtualMachine(o),
+            Doc::PersistentVolumeClaim(o) => Object::PersistentVolumeClaim(o),
+            Doc::PersistentVolume(o) => Object::PersistentVolume(o),
             Doc::Other(value) => Object::from_value(value)?,
         })
     }

@@ -52,7 +52,7 @@ pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
         for (action, reason, who) in unit.creates {
             out.step(who, action, reason);
         }
-        if let Some(action) = patch_action(r, &vmb.metadata, vmb, &want) {
+        if let Some(action) = patch_action(r, &vmb.metadata, vmb.as_ref(), &want) {
             out.step(
                 R,
                 action,
