@@ -6,7 +6,7 @@ use crate::config::{BackupConfig, BlockEntry, LABEL_IMAGE_SIZE};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::lock::LockKind;
-use crate::progress::{Progress, default_concurrency};
+use crate::progress::{Progress, read_concurrency};
 use crate::source::BufferPool;
 use crate::target::Target;
 use futures::{Stream, StreamExt, TryStreamExt};
@@ -155,7 +155,7 @@ impl Target {
         concurrency: Option<usize>,
     ) -> impl Stream<Item = Result<ImageBlock>> + 'a {
         let n = concurrency
-            .unwrap_or_else(|| default_concurrency(image.block_size))
+            .unwrap_or_else(|| read_concurrency(image.block_size))
             .max(1);
         let mut blocks: Vec<BlockEntry> = image.config.blocks.clone();
         blocks.sort();
@@ -273,7 +273,7 @@ impl Target {
 
         let n = options
             .concurrency
-            .unwrap_or_else(|| default_concurrency(image.block_size))
+            .unwrap_or_else(|| read_concurrency(image.block_size))
             .max(1);
         let size = image.size;
         let tmp_path = dest.to_path_buf();

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::layout;
 use crate::lock::LockKind;
 use crate::name::Checksum;
-use crate::progress::{Progress, default_concurrency};
+use crate::progress::{Progress, read_concurrency};
 use crate::source::BufferPool;
 use crate::target::Target;
 use futures::StreamExt;
@@ -228,7 +228,7 @@ impl Target {
 
         progress.start(wanted.keys().map(|(_, bs)| bs).sum());
         let n = options.concurrency.unwrap_or_else(|| {
-            default_concurrency(wanted.keys().map(|(_, bs)| *bs).max().unwrap_or(1))
+            read_concurrency(wanted.keys().map(|(_, bs)| *bs).max().unwrap_or(1))
         });
         let pool = BufferPool::new(2 * n.max(1));
         let results: Vec<_> = futures::stream::iter(wanted)

@@ -266,6 +266,11 @@ async fn export_and_import_wait_for_no_deletion() {
             .unwrap_err(),
         Error::Locked { .. }
     ));
+    assert_eq!(
+        target.list_backups("vol").await.unwrap().backups,
+        vec![a.backup.clone()],
+        "a refused import leaves no placeholder"
+    );
     let out = work.path().join("out.img");
     assert!(matches!(
         target
@@ -348,8 +353,64 @@ async fn a_backup_deleted_during_an_unlocked_export_is_reported_as_deleted() {
         matches!(&e, Error::Deleted { backup, .. } if *backup == a.backup),
         "{e}"
     );
-    assert!(e.to_string().contains("was deleted while it was being read"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("was deleted while it was being read"),
+        "{e}"
+    );
     assert!(!out.exists());
     let leftovers: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
     assert_eq!(leftovers.len(), 1, "only the image remains: {leftovers:?}");
+}
+
+/// Records, at the first block upload, whether any lock file of the
+/// volume was marked acquired yet.
+struct LockStateAtFirstUpload {
+    root: std::path::PathBuf,
+    scanned: u64,
+    seen: std::sync::atomic::AtomicU64,
+    acquired: std::sync::Mutex<Option<bool>>,
+}
+
+impl vmbackup_backupstore::Progress for LockStateAtFirstUpload {
+    fn advance(&self, _bytes: u64) {
+        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n != self.scanned + 1 {
+            return;
+        }
+        let locks = self.root.join(layout::locks_dir("vol").unwrap());
+        let acquired = std::fs::read_dir(locks).unwrap().any(|e| {
+            std::fs::read_to_string(e.unwrap().path())
+                .unwrap()
+                .contains("\"Acquired\":true")
+        });
+        *self.acquired.lock().unwrap() = Some(acquired);
+    }
+}
+
+#[tokio::test]
+async fn an_import_uploads_while_its_lock_settles() {
+    let (dir, target) = local_target();
+    let target = target.with_lock_settle(Duration::from_secs(3));
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 4 * BS, &[(0, (4 * BS) as usize, Fill::Random(9))]);
+    let progress = LockStateAtFirstUpload {
+        root: dir.path().to_path_buf(),
+        scanned: 4,
+        seen: 0.into(),
+        acquired: None.into(),
+    };
+    let s = target
+        .import_raw("vol", &image, &opts(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(s.blocks_uploaded, 4);
+    assert_eq!(
+        *progress.acquired.lock().unwrap(),
+        Some(false),
+        "the first block went up before the lock was acquired"
+    );
+    let cfg = target.backup_config("vol", &s.backup).await.unwrap();
+    assert!(cfg.is_complete());
 }

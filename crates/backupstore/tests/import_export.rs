@@ -327,9 +327,24 @@ async fn an_interrupted_import_leaves_only_an_in_progress_config() {
     assert!(!work.path().join("x.img").exists());
 }
 
+/// Runs `then` once, when progress has advanced `count` times.
+struct AfterAdvances {
+    count: u64,
+    seen: std::sync::atomic::AtomicU64,
+    then: Box<dyn Fn() + Send + Sync>,
+}
+
+impl vmbackup_backupstore::Progress for AfterAdvances {
+    fn advance(&self, _bytes: u64) {
+        if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.count {
+            (self.then)();
+        }
+    }
+}
+
 #[tokio::test]
 async fn an_image_that_changes_during_import_leaves_no_backup() {
-    let (_dir, target, counter) = counting_target();
+    let (_dir, target) = local_target();
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 8 * BS, &[(0, (8 * BS) as usize, Fill::Random(8))]);
@@ -339,18 +354,21 @@ async fn an_image_that_changes_during_import_leaves_no_backup() {
         .unwrap();
 
     patch_image(&image, 0, b"first change");
-    let img = image.clone();
-    *counter.on_config_put.lock().unwrap() = Some(Box::new(move |path| {
-        if path.as_ref().contains("/backups/") {
-            patch_image(&img, 0, b"second change");
-        }
-    }));
+    // The image changes again once it has been scanned (8 blocks), before
+    // the changed block is read again to be uploaded.
+    let progress = AfterAdvances {
+        count: 8,
+        seen: 0.into(),
+        then: Box::new({
+            let img = image.clone();
+            move || patch_image(&img, 0, b"second change")
+        }),
+    };
     let e = target
-        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .import_raw("vol", &image, &opts(Compression::Lz4), &progress)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::ImageChanged { offset: 0, .. }), "{e}");
-    *counter.on_config_put.lock().unwrap() = None;
     assert_eq!(
         target.list_backups("vol").await.unwrap().backups,
         vec![good.backup.clone()]
@@ -445,4 +463,132 @@ async fn a_failed_export_releases_its_lock_and_names_the_given_path_once() {
         1,
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn with_the_fingerprint_cache_only_changed_blocks_are_hashed() {
+    let (_dir, target, counter) = counting_target();
+    let work = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    let blocks = 100u64;
+    make_image(
+        &image,
+        blocks * BS,
+        &[(0, (blocks * BS) as usize, Fill::Random(21))],
+    );
+    let cached = ImportOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..opts(Compression::Lz4)
+    };
+    let first = target
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(first.blocks_hashed, blocks, "nothing is known at first");
+
+    // One block changes, one becomes zeros, one changes back and forth to
+    // content seen elsewhere in the image (a block moved).
+    patch_image(&image, 5 * BS + 9, b"changed");
+    patch_image(&image, 40 * BS, &vec![0u8; BS as usize]);
+    let moved = std::fs::read(&image).unwrap()[(70 * BS) as usize..(71 * BS) as usize].to_vec();
+    patch_image(&image, 80 * BS, &moved);
+    counter.reset();
+    let second = target
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(
+        second.blocks_hashed, 2,
+        "only the changed and the moved block are hashed"
+    );
+    assert_eq!(counter.block_puts(), 1, "the moved block is already stored");
+    assert_eq!((second.blocks, second.zero_blocks), (blocks - 1, 1));
+    let out = export(&target, work.path(), "vol", &second.backup, "b.img").await;
+    assert_eq!(sha256_file(&out), sha256_file(&image));
+
+    // Unchanged: nothing is hashed, nothing uploaded; without the cache,
+    // everything is hashed again.
+    let third = target
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!((third.blocks_hashed, third.blocks_uploaded), (0, 0));
+    let fourth = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(fourth.blocks_hashed, blocks - 1);
+    let cfg3 = target.backup_config("vol", &third.backup).await.unwrap();
+    let cfg4 = target.backup_config("vol", &fourth.backup).await.unwrap();
+    assert_eq!(
+        cfg3.blocks, cfg4.blocks,
+        "the cache never changes a checksum"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_import_leaves_the_fingerprint_cache_as_it_was() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 4 * BS, &[(0, (4 * BS) as usize, Fill::Random(4))]);
+    let cached = ImportOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..opts(Compression::Lz4)
+    };
+    target
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    let files = || {
+        let mut v: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (p.clone(), std::fs::read(p).unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let before = files();
+    assert_eq!(before.len(), 1);
+    patch_image(&image, 0, b"new data");
+    let taken = ImportOptions {
+        backup_name: Some(target.list_backups("vol").await.unwrap().backups[0].clone()),
+        ..cached
+    };
+    let e = target
+        .import_raw("vol", &image, &taken, &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert_eq!(files(), before, "no new records and no temporary file");
+}
+
+#[tokio::test]
+async fn blocks_collected_while_the_lock_settles_are_uploaded_again() {
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 6 * BS, &[(0, (6 * BS) as usize, Fill::Random(6))]);
+    // Six blocks are scanned, then six uploaded; then a deletion that
+    // ends while the lock settles collects them all.
+    let blocks = dir
+        .path()
+        .join(vmbackup_backupstore::layout::blocks_dir("vol").unwrap());
+    let progress = AfterAdvances {
+        count: 12,
+        seen: 0.into(),
+        then: Box::new(move || std::fs::remove_dir_all(&blocks).unwrap()),
+    };
+    let s = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &progress)
+        .await
+        .unwrap();
+    assert_eq!(s.blocks_restored, 6);
+    let out = export(&target, work.path(), "vol", &s.backup, "out.img").await;
+    assert_eq!(sha256_file(&out), sha256_file(&image));
 }

@@ -1,15 +1,16 @@
 //! Benchmark of `vmbackup target` on a local target, against floors
 //! measured in the same run on the same machine:
 //!
-//! * `export` (raw) vs `cp` of the raw image;
+//! * `export` (raw) vs `cp` of the raw image (and of the same image with
+//!   holes instead of zeros, and that copy flushed with `sync`);
 //! * `verify` vs `sha512sum` of the same uncompressed bytes;
 //! * full `import` vs `lz4 -1 < image | sha512sum`;
 //! * incremental `import` after changing 1% of the blocks vs the full import;
 //! * peak memory (VmHWM) of export, verify and import.
 //!
 //! The image is 1 GiB: 30% incompressible data in 2 MiB extents, the rest
-//! holes. Each timing is the median of several runs with a warm page cache.
-//! Run with `scripts/bench-target` (or `cargo bench -p vmbackup --bench
+//! zeros (written; a copy with holes serves the sparse `cp` floor). Each
+//! timing is the median of several runs with a warm page cache. Run with `scripts/bench-target` (or `cargo bench -p vmbackup --bench
 //! target`); `VMBACKUP_BENCH_DIR` chooses the work directory,
 //! `VMBACKUP_BENCH_RUNS` the number of runs, `VMBACKUP_BENCH_SIZE_MIB` the
 //! image size.
@@ -34,7 +35,7 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_vmbackup"));
-    for tool in ["cp", "sha512sum", "lz4", "sh"] {
+    for tool in ["cp", "sha512sum", "lz4", "sh", "sync"] {
         assert!(
             Command::new("sh")
                 .args(["-c", &format!("command -v {tool}")])
@@ -48,25 +49,33 @@ fn main() {
 
     let load_before = load_average();
     let image = dir.join("image.raw");
+    let sparse = dir.join("sparse.raw");
     let data_only = dir.join("data-only.raw");
-    let blocks = build_image(&image, &data_only, size_mib * MIB);
+    let blocks = build_images(&image, &sparse, &data_only, size_mib * MIB);
     eprintln!(
-        "image: {} MiB, {} of {} blocks of 2 MiB hold random data ({} MiB), the rest are holes",
+        "image: {} MiB, {} of {} blocks of 2 MiB hold random data ({} MiB), the rest zeros \
+         (written in image.raw, holes in sparse.raw)",
         size_mib,
         blocks.len(),
         size_mib * MIB / BLOCK,
         blocks.len() as u64 * 2
     );
     let target = dir.join("target");
+    let cache = dir.join("cache");
     let t = target.to_str().unwrap().to_owned();
     let img = image.to_str().unwrap().to_owned();
+    let c = cache.to_str().unwrap().to_owned();
 
     // Floors.
     let copy = dir.join("copy.raw");
-    let cp = median(runs, || {
-        let _ = std::fs::remove_file(&copy);
-        time(Command::new("cp").arg(&image).arg(&copy)).0
-    });
+    let cp_of = |from: &Path| {
+        median(runs, || {
+            let _ = std::fs::remove_file(&copy);
+            time(Command::new("cp").arg(from).arg(&copy)).0
+        })
+    };
+    let cp = cp_of(&image);
+    let cp_sparse = cp_of(&sparse);
     let sha = median(runs, || {
         time(
             Command::new("sha512sum")
@@ -91,17 +100,17 @@ fn main() {
             Command::new("sh")
                 .args(["-c", "cp \"$1\" \"$2\" && sync \"$2\""])
                 .arg("sh")
-                .arg(&image)
+                .arg(&sparse)
                 .arg(&copy),
         )
         .0
     });
     let _ = std::fs::remove_file(&copy);
 
-    // Imports with Longhorn's 2 s lock settle (the default) and without
-    // (`--lock-settle 0s`, for targets no Longhorn uses meanwhile): full,
-    // each run into a fresh target, then incremental after changing 1% of
-    // the blocks.
+    // Imports of the written image with Longhorn's 2 s lock settle (the
+    // default) and without (`--lock-settle 0s`, for targets no Longhorn
+    // uses meanwhile): full, each run into a fresh target with an empty
+    // fingerprint cache, then incremental after changing 1% of the blocks.
     let total_blocks = size_mib * MIB / BLOCK;
     let changes = (total_blocks / 100).max(1);
     let mut round = 0u64;
@@ -118,9 +127,12 @@ fn main() {
             &img,
             "--lock-settle",
             settle,
+            "--cache-dir",
+            &c,
         ];
         let full = median(runs, || {
             let _ = std::fs::remove_dir_all(&target);
+            let _ = std::fs::remove_dir_all(&cache);
             std::fs::create_dir(&target).unwrap();
             let (d, kib) = time(&mut vmbackup(&bin, &args));
             rss.import = rss.import.max(kib);
@@ -137,12 +149,12 @@ fn main() {
     }
     let backup = last_backup(&target);
 
-    // Export and verify of the last backup, with Longhorn's lock (default)
-    // and without (`--no-lock`).
+    // Export and verify of the last backup, without a lock (the default)
+    // and holding Longhorn's volume lock (`--lock`).
     let out = dir.join("export.raw");
     let o = out.to_str().unwrap().to_owned();
     let mut exports = Vec::new();
-    for extra in [None, Some("--no-lock")] {
+    for extra in [None, Some("--lock")] {
         let mut args = vec![
             "export", "--target", &t, "--volume", "vol", "--backup", &backup, "--to", &o,
         ];
@@ -162,7 +174,7 @@ fn main() {
     }
     let _ = std::fs::remove_file(&out);
     let mut verifies = Vec::new();
-    for extra in [None, Some("--no-lock")] {
+    for extra in [None, Some("--lock")] {
         let mut args = vec!["verify", "--target", &t, "--volume", "vol"];
         args.extend(extra);
         verifies.push(median(runs, || {
@@ -178,19 +190,20 @@ fn main() {
     let rows = [
         ("export raw", secs(exports[0]), "cp", secs(cp), 1.5),
         (
-            "export raw --no-lock",
-            secs(exports[1]),
-            "cp",
-            secs(cp),
+            "export raw",
+            secs(exports[0]),
+            "cp of the sparse image",
+            secs(cp_sparse),
             1.5,
         ),
         (
-            "export raw --no-lock",
-            secs(exports[1]),
-            "cp + sync",
+            "export raw",
+            secs(exports[0]),
+            "cp sparse + sync",
             secs(cp_sync),
             1.5,
         ),
+        ("export raw --lock", secs(exports[1]), "cp", secs(cp), 1.5),
         (
             "verify",
             secs(verifies[0]),
@@ -199,7 +212,7 @@ fn main() {
             1.2,
         ),
         (
-            "verify --no-lock",
+            "verify --lock",
             secs(verifies[1]),
             "sha512sum of the data",
             secs(sha),
@@ -344,9 +357,10 @@ impl Rng {
     }
 }
 
-/// Writes the sparse image (30% of its 2 MiB blocks random) and a file of
-/// just its data; returns the indexes of the data blocks.
-fn build_image(image: &Path, data_only: &Path, size: u64) -> Vec<u64> {
+/// Writes the image (30% of its 2 MiB blocks random, the rest zeros, all
+/// written), the same image with holes instead of zeros, and a file of just
+/// its data; returns the indexes of the data blocks.
+fn build_images(image: &Path, sparse: &Path, data_only: &Path, size: u64) -> Vec<u64> {
     let total = size / BLOCK;
     let mut rng = Rng(0x5eed_1234_5678_9abc);
     let mut chosen: Vec<u64> = (0..total).collect();
@@ -357,16 +371,26 @@ fn build_image(image: &Path, data_only: &Path, size: u64) -> Vec<u64> {
     chosen.truncate((total * 3 / 10) as usize);
     chosen.sort();
     let f = File::create(image).unwrap();
-    f.set_len(size).unwrap();
+    let s = File::create(sparse).unwrap();
+    s.set_len(size).unwrap();
     let d = File::create(data_only).unwrap();
+    let zeros = vec![0u8; BLOCK as usize];
     let mut buf = vec![0u8; BLOCK as usize];
-    for (n, &b) in chosen.iter().enumerate() {
-        rng.fill(&mut buf);
-        f.write_all_at(&buf, b * BLOCK).unwrap();
-        d.write_all_at(&buf, n as u64 * BLOCK).unwrap();
+    let mut n = 0u64;
+    for b in 0..total {
+        if chosen.binary_search(&b).is_ok() {
+            rng.fill(&mut buf);
+            f.write_all_at(&buf, b * BLOCK).unwrap();
+            s.write_all_at(&buf, b * BLOCK).unwrap();
+            d.write_all_at(&buf, n * BLOCK).unwrap();
+            n += 1;
+        } else {
+            f.write_all_at(&zeros, b * BLOCK).unwrap();
+        }
     }
-    f.sync_all().unwrap();
-    d.sync_all().unwrap();
+    for file in [&f, &s, &d] {
+        file.sync_all().unwrap();
+    }
     chosen
 }
 

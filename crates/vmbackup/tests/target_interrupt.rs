@@ -21,6 +21,7 @@ const MIB: u64 = 1 << 20;
 fn spawn(args: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(binary())
         .env("VMBACKUP_LOCK_SETTLE", LOCK_SETTLE)
+        .env("VMBACKUP_CACHE_DIR", cache_dir())
         .arg("target")
         .args(args)
         .args(["--progress", "plain"])

@@ -114,6 +114,7 @@ fn s3_target_through_the_cli() {
     let mut cmd = assert_cmd::cargo::cargo_bin_cmd!("vmbackup");
     let o = cmd
         .env("VMBACKUP_LOCK_SETTLE", LOCK_SETTLE)
+        .env("VMBACKUP_CACHE_DIR", cache_dir())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_ENDPOINTS")

@@ -307,3 +307,51 @@ fn piped_output_has_no_progress_noise() {
     assert!(o.status.success());
     assert_eq!(stderr(&o), "");
 }
+
+#[test]
+fn a_second_import_takes_unchanged_checksums_from_the_fingerprint_cache() {
+    let work = tempfile::tempdir().unwrap();
+    let target = work.path().join("target");
+    std::fs::create_dir(&target).unwrap();
+    let target = target.to_str().unwrap();
+    let cache = work.path().join("cache");
+    let disk = work.path().join("disk.img");
+    make_image(&disk, 8 * MIB, &[(0, 4 * MIB as usize, Fill::Random(31))]);
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            "--target",
+            target,
+            "--volume",
+            "cached",
+            "--from",
+            disk.to_str().unwrap(),
+            "--block-size",
+            "1Mi",
+        ];
+        args.extend(extra);
+        ok(vmbackup_target(&args))
+    };
+    let dir = cache.to_str().unwrap();
+    let first = import(&["--cache-dir", dir]);
+    assert!(
+        first.contains("0 checksums from the fingerprint cache"),
+        "{first}"
+    );
+    write_extents(&disk, &[(MIB + 1, 7, Fill::Random(32))]);
+    let second = import(&["--cache-dir", dir]);
+    assert!(
+        second.contains("1 uploaded") && second.contains("3 checksums from the fingerprint cache"),
+        "{second}"
+    );
+    let third = import(&["--no-cache"]);
+    assert!(
+        third.contains("0 checksums from the fingerprint cache"),
+        "{third}"
+    );
+    let out = work.path().join("out.img");
+    export(target, "cached", &last_line(&second), &out, "raw");
+    assert_eq!(sha256_file(&out), sha256_file(&disk));
+    let o = vmbackup_target(&["import", "--cache-dir", dir, "--no-cache"]);
+    assert!(!o.status.success());
+}

@@ -1,11 +1,19 @@
 //! Creating a Longhorn backup from a raw disk image.
 //!
 //! The order of writes is what keeps a target consistent for every reader,
-//! Longhorn included: take a backup lock; create `volume.cfg` if the volume
-//! is new; write the in-progress placeholder config; upload the blocks that
-//! are not on the target yet; write the final config (the commit point);
-//! update `volume.cfg`; release the lock. An interruption at any point leaves
-//! at most an in-progress config, which no reader mistakes for a backup.
+//! Longhorn included: write a backup lock file; create `volume.cfg` if the
+//! volume is new; write the in-progress placeholder config (which makes a
+//! concurrent block collection back off); upload the blocks that are not on
+//! the target yet; once the lock is held, check that every block the backup
+//! lists is on the target (a deletion that ended while the lock settled may
+//! have collected one) and upload again any that is not; write the final
+//! config (the commit point); update `volume.cfg`; release the lock. The
+//! work before the commit runs while the lock settles. An interruption at
+//! any point leaves at most an in-progress config, which no reader mistakes
+//! for a backup.
+
+mod cache;
+mod scan;
 
 use crate::block::{self, Compression};
 use crate::config::{
@@ -19,9 +27,12 @@ use crate::name::{Checksum, generate_name, validate_name};
 use crate::progress::{Progress, default_concurrency};
 use crate::source::{BufferPool, ImageSource};
 use crate::target::Target;
+use cache::{Fingerprint, FingerprintCache, fingerprint};
 use futures::{StreamExt, TryStreamExt};
+use scan::{Scan, scan};
+use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Options for [`Target::import_raw`].
@@ -44,6 +55,11 @@ pub struct ImportOptions {
     pub full: bool,
     /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
     pub concurrency: Option<usize>,
+    /// Directory of the local fingerprint cache that spares an incremental
+    /// import the SHA-512 of blocks that did not change (see
+    /// [`ImportSummary::blocks_hashed`]). `None`: no cache. A cache that
+    /// cannot be used is skipped with a warning; it never fails an import.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -56,6 +72,7 @@ impl Default for ImportOptions {
             snapshot_name: None,
             full: false,
             concurrency: None,
+            cache_dir: None,
         }
     }
 }
@@ -85,77 +102,35 @@ pub struct ImportSummary {
     pub zero_blocks: u64,
     /// Compressed bytes uploaded.
     pub bytes_uploaded: u64,
+    /// Non-zero blocks whose SHA-512 was computed; the others' checksums
+    /// came from the fingerprint cache.
+    pub blocks_hashed: u64,
+    /// Blocks uploaded again because they vanished from the target while
+    /// the lock settled (a deletion collected them meanwhile).
+    pub blocks_restored: u64,
 }
 
 fn now_rfc3339() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// Pass 1 result: the checksum of every non-zero block, by block index,
-/// with a fast fingerprint of its content.
-struct Scan {
-    blocks: Vec<(u64, Checksum, Fingerprint)>,
-    zero_blocks: u64,
-}
-
-/// A 128-bit XXH3 hash of a block's content. Pass 2 compares it with the
-/// block it re-reads to detect an image that changed since pass 1, at a
-/// small fraction of the cost of a second SHA-512; an accidental change
-/// goes unnoticed with probability 2^-128. (It is not a defence against
-/// someone who both controls the image's content and rewrites it during the
-/// import: they could as well have written the other content to begin with.)
-type Fingerprint = u128;
-
-fn fingerprint(data: &[u8]) -> Fingerprint {
-    twox_hash::XxHash3_128::oneshot(data)
-}
-
-/// Hashes every block that may hold data. Needs no access to the target, so
-/// it runs while the lock settles.
-async fn scan(source: &ImageSource, bs: u64, n: usize, progress: &dyn Progress) -> Result<Scan> {
-    let ranges = source.data_block_ranges(bs);
-    let total_blocks = source.size().div_ceil(bs);
-    let image_size = source.size();
-    type Found = Option<(Checksum, Fingerprint)>;
-    let pool = BufferPool::new(n);
-    let found: Vec<(u64, Found)> = futures::stream::iter(ranges.into_iter().flatten())
-        .map(|index| {
-            let source = source.clone();
-            let pool = Arc::clone(&pool);
-            async move {
-                let sum = tokio::task::spawn_blocking(move || -> Result<Found> {
-                    let mut data = pool.take();
-                    let read = source.read_block_into(index, bs, &mut data);
-                    let found = read.map(|()| {
-                        (!block::is_zero(&data))
-                            .then(|| (block::checksum(&data), fingerprint(&data)))
-                    });
-                    pool.give(data);
-                    found
-                })
-                .await
-                .map_err(Error::task)??;
-                progress.advance(bs.min(image_size.saturating_sub(index * bs)));
-                Ok::<_, Error>((index, sum))
-            }
-        })
-        .buffer_unordered(n)
-        .try_collect()
-        .await?;
-    let mut blocks: Vec<(u64, Checksum, Fingerprint)> = found
-        .iter()
-        .filter_map(|(i, s)| s.map(|(sum, fp)| (*i, sum, fp)))
-        .collect();
-    blocks.sort();
-    let zero_blocks = total_blocks - blocks.len() as u64;
-    Ok(Scan {
-        blocks,
-        zero_blocks,
-    })
-}
-
 /// Requests kept in flight when checking which blocks exist (no data held).
 const HEAD_CONCURRENCY: usize = 16;
+
+/// Distinct blocks of a scan: each checksum with the first block index that
+/// holds it and that block's fingerprint.
+type Distinct = BTreeMap<Checksum, (u64, Fingerprint)>;
+
+/// What the work done while the lock settles leaves for the commit.
+struct Prepared {
+    scanned: Scan,
+    distinct: Distinct,
+    volume_config: VolumeConfig,
+    compression: Compression,
+    incremental: bool,
+    /// Per uploaded block: compressed size and whether it existed before.
+    uploaded: Vec<(u64, bool)>,
+}
 
 impl Target {
     /// Backs up a raw image (file or block device) as a new backup of
@@ -165,10 +140,11 @@ impl Target {
     /// image, so that every change since the previous backup (including data
     /// that became zeros) restores exactly.
     ///
-    /// The image is read twice: once to checksum every block (while the lock
-    /// is being acquired), and again for the blocks that must be uploaded.
-    /// It must not change during the import; if it does, the import fails
-    /// with [`Error::ImageChanged`] and leaves no backup behind.
+    /// The image is read once to checksum every block and again for the
+    /// blocks that must be uploaded, all while the lock settles. It must not
+    /// change during the import; a block found changed when it is read again
+    /// fails the import with [`Error::ImageChanged`] and leaves no backup
+    /// behind.
     pub async fn import_raw(
         &self,
         volume: &str,
@@ -189,59 +165,93 @@ impl Target {
         };
         let cfg_path = layout::backup_cfg(volume, &backup)?;
         let source = ImageSource::open(image)?;
-        let n = options
-            .concurrency
-            .unwrap_or_else(|| default_concurrency(bs))
-            .max(1);
+        let cache = options.cache_dir.as_deref().and_then(|dir| {
+            FingerprintCache::open(dir, self.url(), volume, bs, source.size().div_ceil(bs))
+                .map_err(|e| {
+                    tracing::warn!(dir = %dir.display(), error = %e, "fingerprint cache unusable; hashing every block");
+                })
+                .ok()
+                .map(Arc::new)
+        });
 
         progress.start(source.size());
-        let (lock, scanned) = tokio::join!(
-            self.lock(volume, LockKind::BackupOrRestore),
-            scan(&source, bs, n, progress)
-        );
-        let lock = lock?;
-        let scanned = match scanned {
-            Ok(s) => s,
-            Err(e) => {
-                lock.release().await?;
-                return Err(e);
+        let placeholder_written = Cell::new(false);
+        // The lock settles while the image is read and the blocks are
+        // uploaded. A refused lock cancels that work; a failure of the work
+        // lets the lock finish so that it is released below.
+        let work = async {
+            Ok::<_, Error>(
+                self.prepare(
+                    volume,
+                    &backup,
+                    &cfg_path,
+                    &source,
+                    cache.as_ref(),
+                    options,
+                    progress,
+                    &placeholder_written,
+                )
+                .await,
+            )
+        };
+        let joined =
+            futures::future::try_join(self.lock(volume, LockKind::BackupOrRestore), work).await;
+        let result = match joined {
+            Err(refused) => Err(refused),
+            Ok((lock, prepared)) => {
+                let committed = match prepared {
+                    Ok(prepared) => {
+                        self.commit(
+                            volume, &backup, &cfg_path, &source, prepared, options, progress,
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let released = lock.release().await;
+                match (committed, released) {
+                    (Ok(summary), Ok(())) => Ok(summary),
+                    (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+                }
             }
         };
-        let mut placeholder_written = false;
-        let result = self
-            .import_locked(
-                volume,
-                &backup,
-                &cfg_path,
-                &source,
-                scanned,
-                options,
-                progress,
-                &mut placeholder_written,
-            )
-            .await;
-        if result.is_err() && placeholder_written {
-            // A clean failure removes its own placeholder so that it does not
-            // hold up block collection; an interrupted run leaves it behind,
-            // marked in progress.
-            let _ = self.delete(&cfg_path).await;
+        match result {
+            Ok(summary) => {
+                if let Some(cache) = cache.and_then(Arc::into_inner)
+                    && let Err(e) = cache.commit()
+                {
+                    tracing::warn!(error = %e, "cannot save the fingerprint cache");
+                }
+                tracing::info!(volume, backup, path = %source.path().display(), "backup complete");
+                Ok(summary)
+            }
+            Err(e) => {
+                if placeholder_written.get() {
+                    // A clean failure removes its own placeholder so that it
+                    // does not hold up block collection; an interrupted run
+                    // leaves it behind, marked in progress.
+                    let _ = self.delete(&cfg_path).await;
+                }
+                Err(e)
+            }
         }
-        lock.release().await?;
-        result
     }
 
+    /// Everything before the commit: needs no lock held, because nothing it
+    /// writes makes a backup look complete, and the commit checks that every
+    /// block is still there.
     #[allow(clippy::too_many_arguments)]
-    async fn import_locked(
+    async fn prepare(
         &self,
         volume: &str,
         backup: &str,
         cfg_path: &str,
         source: &ImageSource,
-        scanned: Scan,
+        cache: Option<&Arc<FingerprintCache>>,
         options: &ImportOptions,
         progress: &dyn Progress,
-        placeholder_written: &mut bool,
-    ) -> Result<ImportSummary> {
+        placeholder_written: &Cell<bool>,
+    ) -> Result<Prepared> {
         let bs = options.block_size;
         if self.head(cfg_path).await?.is_some() {
             return Err(Error::AlreadyExists {
@@ -250,7 +260,7 @@ impl Target {
             });
         }
         let vol_path = layout::volume_cfg(volume)?;
-        let vol = match self.volume_config_opt(volume).await? {
+        let volume_config = match self.volume_config_opt(volume).await? {
             Some(v) => v,
             None => {
                 let v = VolumeConfig {
@@ -264,15 +274,18 @@ impl Target {
                 v
             }
         };
-        let compression = vol.compression(&vol_path)?;
-        let base = if vol.last_backup_name.is_empty() {
+        let compression = volume_config.compression(&vol_path)?;
+        let base = if volume_config.last_backup_name.is_empty() {
             None
         } else {
-            match self.backup_config(volume, &vol.last_backup_name).await {
+            match self
+                .backup_config(volume, &volume_config.last_backup_name)
+                .await
+            {
                 Ok(b) if b.is_complete() => Some(b),
                 Ok(_) => None,
                 Err(e) => {
-                    tracing::warn!(volume, base = %vol.last_backup_name, error = %e, "previous backup unreadable; making a full backup");
+                    tracing::warn!(volume, base = %volume_config.last_backup_name, error = %e, "previous backup unreadable; making a full backup");
                     None
                 }
             }
@@ -284,36 +297,71 @@ impl Target {
             BackupConfig::in_progress(backup, volume, compression).to_json(),
         )
         .await?;
-        *placeholder_written = true;
+        placeholder_written.set(true);
+
+        let n = concurrency(options);
+        let scanned = scan(source, bs, n, cache, progress).await?;
 
         // Which distinct blocks does the target lack? (One block per checksum.)
-        let mut first_index: BTreeMap<Checksum, (u64, Fingerprint)> = BTreeMap::new();
+        let mut distinct: Distinct = BTreeMap::new();
         for (index, sum, fp) in &scanned.blocks {
-            first_index.entry(*sum).or_insert((*index, *fp));
+            distinct.entry(*sum).or_insert((*index, *fp));
         }
-        let full = options.full;
-        type Existing = (Checksum, (u64, Fingerprint), bool);
-        let existing: Vec<Existing> = futures::stream::iter(first_index)
-            .map(|(sum, at)| async move {
-                let path = layout::block_path(volume, &sum)?;
-                Ok::<_, Error>((sum, at, self.head(&path).await?.is_some()))
+        let missing = self.missing_blocks(volume, &distinct).await?;
+        let to_upload: Vec<(Checksum, (u64, Fingerprint), bool)> = distinct
+            .iter()
+            .filter_map(|(sum, at)| {
+                let exists = !missing.contains(sum);
+                (options.full || !exists).then_some((*sum, *at, exists))
+            })
+            .collect();
+        progress.start(source.size() + to_upload.len() as u64 * bs);
+        let uploaded = self
+            .upload(volume, source, compression, bs, n, to_upload, progress)
+            .await?;
+        Ok(Prepared {
+            scanned,
+            distinct,
+            volume_config,
+            compression,
+            incremental,
+            uploaded,
+        })
+    }
+
+    /// The distinct blocks the target does not hold.
+    async fn missing_blocks(
+        &self,
+        volume: &str,
+        distinct: &Distinct,
+    ) -> Result<std::collections::BTreeSet<Checksum>> {
+        let found: Vec<Option<Checksum>> = futures::stream::iter(distinct.keys())
+            .map(|sum| async move {
+                let path = layout::block_path(volume, sum)?;
+                Ok::<_, Error>(self.head(&path).await?.is_none().then_some(*sum))
             })
             .buffer_unordered(HEAD_CONCURRENCY)
             .try_collect()
             .await?;
-        let to_upload: Vec<Existing> = existing
-            .iter()
-            .filter(|(_, _, exists)| full || !exists)
-            .copied()
-            .collect();
-        progress.start(source.size() + to_upload.len() as u64 * bs);
+        Ok(found.into_iter().flatten().collect())
+    }
 
-        let n = options
-            .concurrency
-            .unwrap_or_else(|| default_concurrency(bs))
-            .max(1);
+    /// Reads the given blocks of the image again, checks that each still
+    /// has the fingerprint it was scanned with, compresses and uploads it.
+    /// Gives, per block, its compressed size and whether it existed before.
+    #[allow(clippy::too_many_arguments)]
+    async fn upload(
+        &self,
+        volume: &str,
+        source: &ImageSource,
+        compression: Compression,
+        bs: u64,
+        n: usize,
+        blocks: Vec<(Checksum, (u64, Fingerprint), bool)>,
+        progress: &dyn Progress,
+    ) -> Result<Vec<(u64, bool)>> {
         let pool = BufferPool::new(n);
-        let uploaded: Vec<(u64, bool)> = futures::stream::iter(to_upload)
+        futures::stream::iter(blocks)
             .map(|(sum, (index, fp), exists)| {
                 let source = source.clone();
                 let pool = Arc::clone(&pool);
@@ -344,8 +392,60 @@ impl Target {
             })
             .buffer_unordered(n)
             .try_collect()
+            .await
+    }
+
+    /// With the lock held: makes sure every block is on the target, writes
+    /// the final config (the commit point), then `volume.cfg`.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit(
+        &self,
+        volume: &str,
+        backup: &str,
+        cfg_path: &str,
+        source: &ImageSource,
+        prepared: Prepared,
+        options: &ImportOptions,
+        progress: &dyn Progress,
+    ) -> Result<ImportSummary> {
+        let bs = options.block_size;
+        let Prepared {
+            scanned,
+            distinct,
+            volume_config,
+            compression,
+            incremental,
+            uploaded,
+        } = prepared;
+        // A deletion that ended while the lock settled may have collected
+        // blocks this backup uses (ones it found on the target, or even
+        // ones it uploaded): put them back.
+        let vanished = self.missing_blocks(volume, &distinct).await?;
+        let restore: Vec<(Checksum, (u64, Fingerprint), bool)> = distinct
+            .iter()
+            .filter(|(sum, _)| vanished.contains(sum))
+            .map(|(sum, at)| (*sum, *at, false))
+            .collect();
+        if !restore.is_empty() {
+            tracing::warn!(
+                volume,
+                blocks = restore.len(),
+                "blocks were collected while the lock settled; uploading them again"
+            );
+        }
+        let restored = self
+            .upload(
+                volume,
+                source,
+                compression,
+                bs,
+                concurrency(options),
+                restore,
+                progress,
+            )
             .await?;
 
+        let full = options.full;
         let mut summary = ImportSummary {
             volume: volume.to_owned(),
             backup: backup.to_owned(),
@@ -358,9 +458,11 @@ impl Target {
             blocks_reused: 0,
             zero_blocks: scanned.zero_blocks,
             bytes_uploaded: 0,
+            blocks_hashed: scanned.hashed,
+            blocks_restored: restored.len() as u64,
         };
         let (mut newly, mut reuploaded) = (0i64, 0i64);
-        for (len, exists) in uploaded {
+        for (len, exists) in uploaded.into_iter().chain(restored) {
             summary.bytes_uploaded += len;
             let len = i64::try_from(len).unwrap_or(i64::MAX);
             if exists {
@@ -371,8 +473,9 @@ impl Target {
                 newly += len;
             }
         }
-        summary.blocks_reused =
-            summary.blocks - summary.blocks_uploaded - summary.blocks_reuploaded;
+        summary.blocks_reused = summary
+            .blocks
+            .saturating_sub(summary.blocks_uploaded + summary.blocks_reuploaded);
         let blocks: Vec<BlockEntry> = scanned
             .blocks
             .iter()
@@ -414,7 +517,11 @@ impl Target {
         self.put(cfg_path, cfg.to_json()).await?;
 
         // volume.cfg last, reloaded in case it changed while we uploaded.
-        let mut vol = self.volume_config_opt(volume).await?.unwrap_or(vol);
+        let vol_path = layout::volume_cfg(volume)?;
+        let mut vol = self
+            .volume_config_opt(volume)
+            .await?
+            .unwrap_or(volume_config);
         let rounded = source
             .size()
             .div_ceil(bs.max(DEFAULT_BLOCK_SIZE))
@@ -430,7 +537,13 @@ impl Target {
             vol.data_engine = "v1".into();
         }
         self.put(&vol_path, vol.to_json()).await?;
-        tracing::info!(volume, backup, path = %source.path().display(), "backup complete");
         Ok(summary)
     }
+}
+
+fn concurrency(options: &ImportOptions) -> usize {
+    options
+        .concurrency
+        .unwrap_or_else(|| default_concurrency(options.block_size))
+        .max(1)
 }

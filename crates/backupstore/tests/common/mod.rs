@@ -27,8 +27,6 @@ pub fn local_target() -> (tempfile::TempDir, Target) {
 }
 
 /// A callback run before a PUT.
-pub type PutHook = Box<dyn Fn(&Path) + Send + Sync>;
-
 /// Counts the PUTs per kind of file, and can stall block uploads after a
 /// number of them (to simulate an interrupted import).
 pub struct CountingStore {
@@ -38,8 +36,6 @@ pub struct CountingStore {
     pub stall_blocks_after: AtomicU64,
     /// Signalled when a block upload stalls.
     pub stalled: tokio::sync::Notify,
-    /// Called before every PUT of a file that is not a block.
-    pub on_config_put: std::sync::Mutex<Option<PutHook>>,
 }
 
 impl CountingStore {
@@ -50,7 +46,6 @@ impl CountingStore {
             other_puts: AtomicU64::new(0),
             stall_blocks_after: AtomicU64::new(u64::MAX),
             stalled: tokio::sync::Notify::new(),
-            on_config_put: std::sync::Mutex::new(None),
         })
     }
     pub fn reset(&self) {
@@ -90,9 +85,6 @@ impl ObjectStore for CountingStore {
             }
         } else {
             self.other_puts.fetch_add(1, Ordering::SeqCst);
-            if let Some(hook) = self.on_config_put.lock().unwrap().as_ref() {
-                hook(location);
-            }
         }
         self.inner.put_opts(location, payload, opts).await
     }

@@ -13,10 +13,17 @@ use sha2::{Digest, Sha256};
 /// Lock settle time for tests: nothing else uses their targets.
 pub const LOCK_SETTLE: &str = "10ms";
 
+/// The fingerprint cache directory the tests' imports use, inside the
+/// build directory rather than the user's home.
+pub fn cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fingerprint-cache")
+}
+
 /// `vmbackup target <args>` with a short lock settle time.
 pub fn vmbackup_target(args: &[&str]) -> Output {
     let mut cmd = cargo_bin_cmd!("vmbackup");
     cmd.env("VMBACKUP_LOCK_SETTLE", LOCK_SETTLE)
+        .env("VMBACKUP_CACHE_DIR", cache_dir())
         .env_remove("VMBACKUP_TARGET")
         .arg("target")
         .args(args);

@@ -5,9 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use futures::TryStreamExt;
-use vmbackup_backupstore::{
-    BackupImage, Error, ExportOptions, PartialFile, Progress, Target,
-};
+use vmbackup_backupstore::{BackupImage, Error, ExportOptions, PartialFile, Progress, Target};
 use vmbackup_qcow2::{Qcow2Writer, WriterOptions};
 
 use crate::progress::ProgressMode;

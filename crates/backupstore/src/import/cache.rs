@@ -1,0 +1,258 @@
+//! The local fingerprint cache that makes an incremental import cheap.
+//!
+//! A block's name on the target is its SHA-512; hashing every block of a
+//! large image with SHA-512 dominates an incremental import in which little
+//! changed. The cache remembers, for each block of the last image imported
+//! into a volume, its BLAKE3 hash (several times faster to compute) and its
+//! SHA-512 checksum. A block whose BLAKE3 hash matches the record at its
+//! index has that checksum: BLAKE3 is collision resistant, so equal hashes
+//! mean equal content. The record is a pure function of the content; a
+//! stale, missing or damaged cache costs time, never correctness (a record
+//! that does not decode is not used).
+//!
+//! One file per target and volume, `<cache dir>/<32 hex>.fpc` (the hex is a
+//! hash of the target URL and the volume name): a 64-byte header (magic,
+//! format version, block size) then one 96-byte record per block index
+//! (BLAKE3 hash, then the 64 hex digits of the checksum); a record of zeros
+//! means "nothing known". It is read with one positioned read per block, so
+//! memory does not grow with the image. A new file is written beside it
+//! during the import and renamed over it only when the backup is complete.
+//!
+//! The cache is trusted: whoever can write it can make an import record the
+//! wrong checksum for a block. It is created readable by its owner only, in
+//! a directory only its owner can enter.
+
+use crate::name::Checksum;
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"VMBFPC\x00\x01";
+const HEADER: u64 = 64;
+const RECORD: u64 = 96;
+
+/// A content fingerprint: the BLAKE3 hash of a block.
+pub(crate) type Fingerprint = [u8; 32];
+
+/// The fingerprint of a block.
+pub(crate) fn fingerprint(data: &[u8]) -> Fingerprint {
+    *blake3::hash(data).as_bytes()
+}
+
+/// The cache of one volume during one import: the previous records (if a
+/// usable file exists) and the file the new ones go to.
+#[derive(Debug)]
+pub(crate) struct FingerprintCache {
+    previous: Option<File>,
+    next: File,
+    next_path: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl FingerprintCache {
+    /// Opens the cache of `volume` on the target at `target_url` in `dir`
+    /// (created if needed) for an image of `blocks` blocks of `block_size`.
+    pub(crate) fn open(
+        dir: &Path,
+        target_url: &str,
+        volume: &str,
+        block_size: u64,
+        blocks: u64,
+    ) -> std::io::Result<Self> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let mut key = Sha256::new();
+        key.update(target_url.as_bytes());
+        key.update([0]);
+        key.update(volume.as_bytes());
+        let key = hex::encode(&key.finalize()[..16]);
+        let path = dir.join(format!("{key}.fpc"));
+        let previous = File::open(&path)
+            .ok()
+            .filter(|f| header_matches(f, block_size));
+        let next_path = dir.join(format!(
+            ".{key}.fpc.{}",
+            crate::name::generate_name("x").trim_start_matches("x-")
+        ));
+        let next = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&next_path)?;
+        let cache = FingerprintCache {
+            previous,
+            next,
+            next_path,
+            path,
+            committed: false,
+        };
+        cache.next.set_len(HEADER + blocks.saturating_mul(RECORD))?;
+        cache.next.write_all_at(&header(block_size), 0)?;
+        Ok(cache)
+    }
+
+    /// The checksum of block `index` if the previous import saw the same
+    /// content there.
+    pub(crate) fn lookup(&self, index: u64, fingerprint: &Fingerprint) -> Option<Checksum> {
+        let file = self.previous.as_ref()?;
+        let mut record = [0u8; RECORD as usize];
+        file.read_exact_at(&mut record, record_offset(index)?)
+            .ok()?;
+        if record[..32] != fingerprint[..] {
+            return None;
+        }
+        Checksum::parse(std::str::from_utf8(&record[32..]).ok()?).ok()
+    }
+
+    /// Records what block `index` holds now.
+    pub(crate) fn record(
+        &self,
+        index: u64,
+        fingerprint: &Fingerprint,
+        checksum: &Checksum,
+    ) -> std::io::Result<()> {
+        let mut record = [0u8; RECORD as usize];
+        record[..32].copy_from_slice(fingerprint);
+        record[32..].copy_from_slice(checksum.as_str().as_bytes());
+        let offset = record_offset(index)
+            .ok_or_else(|| std::io::Error::other("block index out of range"))?;
+        self.next.write_all_at(&record, offset)
+    }
+
+    /// Makes the new records the cache of the volume.
+    pub(crate) fn commit(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.next_path, &self.path)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for FingerprintCache {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.next_path);
+        }
+    }
+}
+
+fn header(block_size: u64) -> [u8; HEADER as usize] {
+    let mut h = [0u8; HEADER as usize];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..16].copy_from_slice(&block_size.to_le_bytes());
+    h
+}
+
+fn header_matches(file: &File, block_size: u64) -> bool {
+    let mut h = [0u8; HEADER as usize];
+    file.read_exact_at(&mut h, 0).is_ok() && h == header(block_size)
+}
+
+fn record_offset(index: u64) -> Option<u64> {
+    index.checked_mul(RECORD)?.checked_add(HEADER)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sum(data: &[u8]) -> Checksum {
+        crate::block::checksum(data)
+    }
+
+    #[test]
+    fn a_committed_cache_answers_for_the_same_content_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (vec![1u8; 4096], vec![2u8; 4096]);
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 4).unwrap();
+        assert_eq!(cache.lookup(0, &fingerprint(&a)), None, "nothing yet");
+        cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
+        cache.record(3, &fingerprint(&b), &sum(&b)).unwrap();
+        cache.commit().unwrap();
+
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 4).unwrap();
+        assert_eq!(cache.lookup(0, &fingerprint(&a)), Some(sum(&a)));
+        assert_eq!(cache.lookup(3, &fingerprint(&b)), Some(sum(&b)));
+        assert_eq!(cache.lookup(0, &fingerprint(&b)), None, "other content");
+        assert_eq!(cache.lookup(1, &fingerprint(&a)), None, "other index");
+        assert_eq!(
+            cache.lookup(1, &[0; 32]),
+            None,
+            "an empty record is no answer"
+        );
+        assert_eq!(cache.lookup(99, &fingerprint(&a)), None, "past the end");
+        assert_eq!(cache.lookup(u64::MAX, &fingerprint(&a)), None);
+    }
+
+    #[test]
+    fn volumes_targets_and_block_sizes_do_not_share_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![1u8; 4096];
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
+        cache.commit().unwrap();
+        for (target, volume, bs) in [("t", "other", 4096), ("u", "vol", 4096), ("t", "vol", 8192)] {
+            let c = FingerprintCache::open(dir.path(), target, volume, bs, 1).unwrap();
+            assert_eq!(
+                c.lookup(0, &fingerprint(&a)),
+                None,
+                "{target} {volume} {bs}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_uncommitted_cache_leaves_the_previous_one_and_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![1u8; 4096];
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
+        cache.commit().unwrap();
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        cache.record(0, &[9; 32], &sum(&[9; 4096])).unwrap();
+        drop(cache);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        assert_eq!(cache.lookup(0, &fingerprint(&a)), Some(sum(&a)));
+    }
+
+    #[test]
+    fn damaged_files_are_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![1u8; 4096];
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
+        let path = cache.path.clone();
+        cache.commit().unwrap();
+        // A record whose checksum is not a checksum.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(HEADER + 40) as usize] = b'X';
+        std::fs::write(&path, &bytes).unwrap();
+        let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+        assert_eq!(c.lookup(0, &fingerprint(&a)), None);
+        drop(c);
+        // A file that is not a cache, or a truncated one.
+        for junk in [&b"not a cache"[..], &[][..], &bytes[..70]] {
+            std::fs::write(&path, junk).unwrap();
+            let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+            assert_eq!(c.lookup(0, &fingerprint(&a)), None);
+        }
+    }
+
+    #[test]
+    fn the_cache_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("cache");
+        let cache = FingerprintCache::open(&cache_dir, "t", "vol", 4096, 1).unwrap();
+        let path = cache.path.clone();
+        cache.commit().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&cache_dir), 0o700);
+        assert_eq!(mode(&path), 0o600);
+    }
+}
