@@ -104,6 +104,31 @@ impl<T: Serialize> Serialize for Lossless<T> {
     }
 }
 
+impl<T: Serialize> crate::object::ToValue for Lossless<T> {
+    fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+}
+
+/// k8s-openapi's types serialise straight into a value.
+macro_rules! to_value_direct {
+    ($($ty:ty),*) => {
+        $(impl crate::object::ToValue for $ty {
+            fn to_value(&self) -> Result<serde_json::Value, serde_json::Error> {
+                serde_json::to_value(self)
+            }
+        })*
+    };
+}
+
+to_value_direct!(
+    Namespace,
+    PersistentVolume,
+    PersistentVolumeClaim,
+    Secret,
+    StorageClass
+);
+
 /// A PVC spec as embedded in Harvester objects. The fields vmbackup reads
 /// and writes are typed; everything else is kept in `extra`.
 #[serde_with::skip_serializing_none]

@@ -44,6 +44,14 @@ pub trait TypeInfo {
     }
 }
 
+/// Writing an object as a JSON value. For the types of this crate this
+/// builds the value once; `serde_json::to_value` on them builds it and then
+/// copies it, as a generic `Serialize` must.
+pub trait ToValue {
+    /// The object as a JSON value, as `serde_json::to_value` gives it.
+    fn to_value(&self) -> Result<Value, serde_json::Error>;
+}
+
 /// Checks `apiVersion` and `kind` of a top-level object (when present) and
 /// removes them from the map. Returns the `apiVersion` when it is an accepted
 /// version other than the default.
@@ -144,15 +152,22 @@ macro_rules! k8s_object {
             }
         }
 
-        impl ::serde::Serialize for $ty {
-            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        impl $crate::object::ToValue for $ty {
+            fn to_value(&self) -> Result<::serde_json::Value, ::serde_json::Error> {
                 let mut value =
-                    $crate::extra::build_value(|| <$ty>::serialize(self, ::serde_json::value::Serializer))
-                        .map_err(<S::Error as ::serde::ser::Error>::custom)?;
+                    $crate::extra::build_value(|| <$ty>::serialize(self, ::serde_json::value::Serializer))?;
                 if let ::serde_json::Value::Object(object) = &mut value {
                     self.extra.restore_into(object);
                     $crate::object::put_type_meta::<Self>(object, self.extra.read_api_version());
                 }
+                Ok(value)
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let value = $crate::object::ToValue::to_value(self)
+                    .map_err(<S::Error as ::serde::ser::Error>::custom)?;
                 ::serde::Serialize::serialize(&value, serializer)
             }
         }

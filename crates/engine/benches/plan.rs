@@ -34,6 +34,19 @@ fn peak_rss_mib() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// CPU time (user + system) this thread has used, in seconds: unlike the
+/// wall-clock time it does not grow when other processes compete for the
+/// CPU. Read from /proc (clock ticks, usually 10 ms).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which is in parentheses).
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -239,10 +252,12 @@ fn main() {
     ];
     for (name, facts, options) in runs {
         let t = Instant::now();
+        let cpu = cpu_seconds();
         let p = plan(&view, facts, now, &options);
         let took = t.elapsed();
+        let cpu = cpu.zip(cpu_seconds()).map_or(f64::NAN, |(a, b)| b - a);
         println!(
-            "plan: {name}: {:.3} s, {} steps, {} findings; peak RSS so far {:.1} MiB",
+            "plan: {name}: {:.3} s (CPU {cpu:.2} s), {} steps, {} findings; peak RSS so far {:.1} MiB",
             took.as_secs_f64(),
             p.steps.len(),
             p.findings.len(),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use serde::Serialize;
 use serde_json::Value;
 use vmbackup_api::harvester::{BackupTargetRef, BackupTargetSetting};
+use vmbackup_api::object::ToValue;
 use vmbackup_api::wellknown;
 
 use crate::finding::{Code, Finding, Severity};
@@ -345,7 +345,7 @@ pub fn same_object(meta: &ObjectMeta) -> Precondition {
 /// The patch that turns `before` into `after` (both the same object), or
 /// `None` when nothing changes. A patch touching only `status` is a
 /// status patch.
-pub fn patch_action<T: Serialize + PartialEq>(
+pub fn patch_action<T: ToValue + PartialEq>(
     target: ObjectRef,
     meta: &ObjectMeta,
     before: &T,
@@ -355,8 +355,8 @@ pub fn patch_action<T: Serialize + PartialEq>(
     if before == after {
         return None;
     }
-    let from = serde_json::to_value(before).ok()?;
-    let to = serde_json::to_value(after).ok()?;
+    let from = before.to_value().ok()?;
+    let to = after.to_value().ok()?;
     let patch = merge_patch::diff(&from, &to)?;
     let only_status = patch
         .as_object()

@@ -40,54 +40,72 @@ pub fn plan(view: &View, target: &TargetFacts, now: DateTime<Utc>, options: &Opt
 }
 
 /// One mutation per object: later patches of an object already patched are
-/// merged into the first; repeated deletes and creates are dropped.
-fn coalesce(steps: Vec<Step>) -> Vec<Step> {
-    let mut out: Vec<Step> = Vec::with_capacity(steps.len());
+/// merged into the first; repeated deletes and creates are dropped. Done in
+/// place: a plan's steps are not copied.
+fn coalesce(mut steps: Vec<Step>) -> Vec<Step> {
+    enum Fate {
+        Keep,
+        Drop,
+        MergeInto(usize),
+    }
     let mut deleted = BTreeSet::new();
     let mut created = BTreeSet::new();
-    // Index in `out` of the first patch (and first status patch) per object.
+    // Position among the kept steps of the first patch (and first status
+    // patch) per object.
     let mut patched: BTreeMap<(bool, ObjectRef), usize> = BTreeMap::new();
-    for step in steps {
-        match &step.action {
-            Action::Patch { target, patch, .. } | Action::PatchStatus { target, patch, .. } => {
+    let mut kept = 0;
+    for i in 0..steps.len() {
+        let fate = match &steps[i].action {
+            Action::Patch { target, .. } | Action::PatchStatus { target, .. } => {
                 let key = (
-                    matches!(step.action, Action::PatchStatus { .. }),
+                    matches!(steps[i].action, Action::PatchStatus { .. }),
                     target.clone(),
                 );
-                if let Some(&at) = patched.get(&key) {
-                    if let Action::Patch { patch: p, .. } | Action::PatchStatus { patch: p, .. } =
-                        &mut out[at].action
-                    {
-                        merge_patch::apply(p, patch);
+                match patched.get(&key) {
+                    Some(&at) => Fate::MergeInto(at),
+                    None => {
+                        patched.insert(key, kept);
+                        Fate::Keep
                     }
-                    continue;
-                }
-                patched.insert(key, out.len());
-            }
-            Action::Delete { target, .. } => {
-                if !deleted.insert(target.clone()) {
-                    continue;
                 }
             }
-            Action::Create { object } => {
-                if !created.insert(object.reference()) {
-                    continue;
+            Action::Delete { target, .. } if !deleted.insert(target.clone()) => Fate::Drop,
+            Action::Create { object } if !created.insert(object.reference()) => Fate::Drop,
+            _ => Fate::Keep,
+        };
+        match fate {
+            Fate::Keep => {
+                steps.swap(kept, i);
+                kept += 1;
+            }
+            Fate::Drop => {}
+            Fate::MergeInto(at) => {
+                let (head, tail) = steps.split_at_mut(i);
+                if let (
+                    Action::Patch { patch: first, .. } | Action::PatchStatus { patch: first, .. },
+                    Action::Patch { patch, .. } | Action::PatchStatus { patch, .. },
+                ) = (&mut head[at].action, &tail[0].action)
+                {
+                    merge_patch::apply(first, patch);
                 }
             }
-            Action::WriteTargetFile { .. } | Action::DeleteTargetFile { .. } => {}
         }
-        out.push(step);
     }
-    out
+    steps.truncate(kept);
+    steps
 }
 
 /// The last line of defence for "nothing is lost": a VolumeSnapshotContent
 /// with deletion policy `Delete` is switched to `Retain` before any plan
 /// deletes it, and nothing deletes a Longhorn Backup.
 fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
-    let mut out = Vec::with_capacity(steps.len());
-    let mut retained: BTreeSet<ObjectRef> = BTreeSet::new();
-    for step in steps {
+    // First what must change: steps to insert (before the step at an
+    // index) and steps to drop. Most plans need neither and are returned as
+    // they are, without a copy.
+    let mut insert: Vec<(usize, Step)> = Vec::new();
+    let mut drop: BTreeSet<usize> = BTreeSet::new();
+    let mut retained: BTreeSet<&ObjectRef> = BTreeSet::new();
+    for (i, step) in steps.iter().enumerate() {
         match &step.action {
             Action::Patch { target, patch, .. }
                 if target.kind == Kind::VolumeSnapshotContent
@@ -96,28 +114,46 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
                         .and_then(|v| v.as_str())
                         == Some(wellknown::DELETION_POLICY_RETAIN) =>
             {
-                retained.insert(target.clone());
+                retained.insert(target);
             }
-            Action::Delete { target, .. } if target.kind == Kind::LonghornBackup => continue,
+            Action::Delete { target, .. } if target.kind == Kind::LonghornBackup => {
+                drop.insert(i);
+            }
             Action::Delete { target, .. }
                 if target.kind == Kind::VolumeSnapshotContent && !retained.contains(target) =>
             {
                 if let Some(c) = view.content(&target.name).filter(|c| c.deletes_data()) {
-                    out.push(Step {
-                        action: Action::Patch {
-                            target: target.clone(),
-                            precondition: pinned(&c.metadata),
-                            patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                    insert.push((
+                        i,
+                        Step {
+                            action: Action::Patch {
+                                target: target.clone(),
+                                precondition: pinned(&c.metadata),
+                                patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                            },
+                            reason: "keep backup data: set Retain before deleting the content"
+                                .into(),
+                            reconciler: Reconciler::HandleRepair,
                         },
-                        reason: "keep backup data: set Retain before deleting the content".into(),
-                        reconciler: Reconciler::HandleRepair,
-                    });
-                    retained.insert(target.clone());
+                    ));
+                    retained.insert(target);
                 }
             }
             _ => {}
         }
-        out.push(step);
+    }
+    if insert.is_empty() && drop.is_empty() {
+        return steps;
+    }
+    let mut out = Vec::with_capacity(steps.len() + insert.len());
+    let mut insert = insert.into_iter().peekable();
+    for (i, step) in steps.into_iter().enumerate() {
+        while let Some((_, before)) = insert.next_if(|(at, _)| *at == i) {
+            out.push(before);
+        }
+        if !drop.contains(&i) {
+            out.push(step);
+        }
     }
     out
 }

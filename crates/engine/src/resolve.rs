@@ -168,7 +168,6 @@ pub fn judge(view: &View, content: &VolumeSnapshotContent, known_backup: Option<
     let volume = bak.volume().to_owned();
     let backup = bak.backup().as_str().to_owned();
     let legacy = bak.is_legacy_prefix();
-    let pvc = pvc_named(view, &volume);
 
     let Some(lhb) = view.longhorn_backup(&backup) else {
         if view.is_listed(Kind::LonghornBackup) {
@@ -181,6 +180,7 @@ pub fn judge(view: &View, content: &VolumeSnapshotContent, known_backup: Option<
         }
         // Without the Backup CR, only evidence in the handle itself or a PVC
         // of that name can show the volume part is wrong.
+        let pvc = pvc_named(view, &volume);
         if bak.volume_name().is_none() || pvc.is_some() {
             return Verdict::Broken(Broken {
                 handle: handle.to_owned(),
@@ -210,17 +210,17 @@ pub fn judge(view: &View, content: &VolumeSnapshotContent, known_backup: Option<
             needs: format!("Longhorn to fill status.volumeName of Backup {backup}"),
         };
     };
-    let correct = naming::backup_handle(expected, &backup);
+    let correct = || naming::backup_handle(expected, &backup);
     if expected != volume {
         return Verdict::Broken(Broken {
             handle: handle.to_owned(),
             problem: Problem::WrongVolume {
+                pvc: pvc_named(view, &volume),
                 volume,
                 legacy,
-                pvc,
             },
+            correct: Some(correct()),
             backup: Some(backup),
-            correct: Some(correct),
         });
     }
     if view.is_listed(Kind::LonghornBackupVolume) {
@@ -236,18 +236,16 @@ pub fn judge(view: &View, content: &VolumeSnapshotContent, known_backup: Option<
                     .get("backup-target")
                     .map(String::as_str)
             });
-        let matching: Vec<_> = view.backup_volumes_of(&volume).collect();
-        if matching.is_empty() {
+        if view.backup_volumes_of(&volume).next().is_none() {
             return Verdict::Broken(Broken {
                 handle: handle.to_owned(),
+                correct: Some(correct()),
                 problem: Problem::NoBackupVolume { volume },
                 backup: Some(backup),
-                correct: Some(correct),
             });
         }
-        let same_target: Vec<String> = matching
-            .iter()
-            .filter(|bv| match target {
+        let same_target = || {
+            view.backup_volumes_of(&volume).filter(|bv| match target {
                 Some(t) => bv
                     .spec
                     .backup_target_name
@@ -255,17 +253,18 @@ pub fn judge(view: &View, content: &VolumeSnapshotContent, known_backup: Option<
                     .is_none_or(|bt| bt == t),
                 None => true,
             })
-            .map(|bv| bv.metadata.name.clone().unwrap_or_default())
-            .collect();
-        if same_target.len() > 1 {
+        };
+        if same_target().nth(1).is_some() {
             return Verdict::Broken(Broken {
                 handle: handle.to_owned(),
+                correct: Some(correct()),
                 problem: Problem::AmbiguousBackupVolume {
+                    backup_volumes: same_target()
+                        .map(|bv| bv.metadata.name.clone().unwrap_or_default())
+                        .collect(),
                     volume,
-                    backup_volumes: same_target,
                 },
                 backup: Some(backup),
-                correct: Some(correct),
             });
         }
     }
