@@ -22,10 +22,11 @@
 //! wrong checksum for a block. It is created readable by its owner only, in
 //! a directory only its owner can enter.
 
+use crate::export::PartialFile;
 use crate::name::Checksum;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::os::unix::fs::{DirBuilderExt, FileExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"VMBFPC\x00\x01";
@@ -45,10 +46,8 @@ pub(crate) fn fingerprint(data: &[u8]) -> Fingerprint {
 #[derive(Debug)]
 pub(crate) struct FingerprintCache {
     previous: Option<File>,
-    next: File,
-    next_path: PathBuf,
+    next: PartialFile,
     path: PathBuf,
-    committed: bool,
 }
 
 impl FingerprintCache {
@@ -74,26 +73,16 @@ impl FingerprintCache {
         let previous = File::open(&path)
             .ok()
             .filter(|f| header_matches(f, block_size));
-        let next_path = dir.join(format!(
-            ".{key}.fpc.{}",
-            crate::name::generate_name("x").trim_start_matches("x-")
-        ));
-        let next = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&next_path)?;
-        let cache = FingerprintCache {
+        let next = PartialFile::create(&path).map_err(std::io::Error::other)?;
+        let file = next.file();
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        file.set_len(HEADER + blocks.saturating_mul(RECORD))?;
+        file.write_all_at(&header(block_size), 0)?;
+        Ok(FingerprintCache {
             previous,
             next,
-            next_path,
             path,
-            committed: false,
-        };
-        cache.next.set_len(HEADER + blocks.saturating_mul(RECORD))?;
-        cache.next.write_all_at(&header(block_size), 0)?;
-        Ok(cache)
+        })
     }
 
     /// The checksum of block `index` if the previous import saw the same
@@ -121,22 +110,13 @@ impl FingerprintCache {
         record[32..].copy_from_slice(checksum.as_str().as_bytes());
         let offset = record_offset(index)
             .ok_or_else(|| std::io::Error::other("block index out of range"))?;
-        self.next.write_all_at(&record, offset)
+        self.next.file().write_all_at(&record, offset)
     }
 
-    /// Makes the new records the cache of the volume.
-    pub(crate) fn commit(mut self) -> std::io::Result<()> {
-        std::fs::rename(&self.next_path, &self.path)?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for FingerprintCache {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_file(&self.next_path);
-        }
+    /// Makes the new records the cache of the volume. (Dropped without
+    /// this, the new records are removed and the previous cache stays.)
+    pub(crate) fn commit(self) -> std::io::Result<()> {
+        self.next.commit(&self.path).map_err(std::io::Error::other)
     }
 }
 
