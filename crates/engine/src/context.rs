@@ -357,7 +357,7 @@ pub fn patch_action<T: ToValue + PartialEq>(
     }
     let from = before.to_value().ok()?;
     let to = after.to_value().ok()?;
-    let patch = merge_patch::diff(&from, &to)?;
+    let patch = merge_patch::diff_owned(&from, to)?;
     let only_status = patch
         .as_object()
         .is_some_and(|m| m.len() == 1 && m.contains_key("status"));

@@ -39,6 +39,52 @@ pub fn diff(from: &Value, to: &Value) -> Option<Value> {
     }
 }
 
+/// [`diff`], taking `to` by value: what the patch keeps of it is moved
+/// rather than copied.
+pub fn diff_owned(from: &Value, to: Value) -> Option<Value> {
+    match (from, to) {
+        (Value::Object(a), Value::Object(mut b)) => {
+            let mut patch = Map::new();
+            for (key, old) in a {
+                match b.remove(key) {
+                    None | Some(Value::Null) => {
+                        if !old.is_null() {
+                            patch.insert(key.clone(), Value::Null);
+                        }
+                    }
+                    Some(new) => {
+                        if let Some(p) = diff_owned(old, new) {
+                            patch.insert(key.clone(), p);
+                        }
+                    }
+                }
+            }
+            // What is left of `to` are the keys `from` does not have.
+            for (key, new) in b {
+                if !new.is_null() {
+                    patch.insert(key, strip_nulls_owned(new));
+                }
+            }
+            (!patch.is_empty()).then_some(Value::Object(patch))
+        }
+        (a, b) if *a == b => None,
+        (_, b) => Some(strip_nulls_owned(b)),
+    }
+}
+
+/// [`strip_nulls`] of an owned value.
+fn strip_nulls_owned(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, strip_nulls_owned(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// `value` without object members whose value is `null` (they would read as
 /// deletions in a merge patch).
 fn strip_nulls(value: &Value) -> Value {
@@ -138,6 +184,11 @@ mod tests {
                 apply(&mut patched, &p);
             }
             prop_assert_eq!(patched, to_clean);
+        }
+
+        #[test]
+        fn the_owned_diff_is_the_diff(from in arb_json(), to in arb_json()) {
+            prop_assert_eq!(diff_owned(&from, to.clone()), diff(&from, &to));
         }
     }
 }

@@ -7,6 +7,8 @@
 //! treats every kind it saw as listed; shells that list everything use
 //! [`ViewBuilder::all_listed`].
 
+use std::borrow::Borrow;
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use vmbackup_api::core::{
@@ -24,6 +26,51 @@ use crate::object::{Kind, Object, ObjectRef};
 
 /// `(namespace, name)` of a namespaced object.
 pub type Key = (String, String);
+
+/// A `(namespace, name)` pair, owned ([`Key`]) or borrowed, so that maps
+/// keyed by [`Key`] are searched without allocating a key.
+trait Pair {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl Pair for Key {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl Pair for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        (self.0, self.1)
+    }
+}
+
+impl<'a> Borrow<dyn Pair + 'a> for Key {
+    fn borrow(&self) -> &(dyn Pair + 'a) {
+        self
+    }
+}
+
+impl PartialEq for dyn Pair + '_ {
+    fn eq(&self, other: &Self) -> bool {
+        self.pair() == other.pair()
+    }
+}
+
+impl Eq for dyn Pair + '_ {}
+
+impl PartialOrd for dyn Pair + '_ {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The order of [`Key`]: namespace, then name.
+impl Ord for dyn Pair + '_ {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.pair().cmp(&other.pair())
+    }
+}
 
 fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Key {
     (
@@ -473,7 +520,7 @@ impl View {
     /// One VMBackup.
     pub fn vmbackup(&self, namespace: &str, name: &str) -> Option<&VirtualMachineBackup> {
         self.vmbackups
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .map(Box::as_ref)
     }
 
@@ -490,7 +537,7 @@ impl View {
     ) -> impl Iterator<Item = &VirtualMachineRestore> {
         self.index
             .restores_by_backup
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .into_iter()
             .flatten()
             .filter_map(|k| self.vmrestores.get(k).map(Box::as_ref))
@@ -511,7 +558,7 @@ impl View {
     /// One VolumeSnapshot.
     pub fn snapshot(&self, namespace: &str, name: &str) -> Option<&VolumeSnapshot> {
         self.snapshots
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .map(Box::as_ref)
     }
 
@@ -533,7 +580,7 @@ impl View {
     ) -> impl Iterator<Item = &VolumeSnapshotContent> {
         self.index
             .contents_by_snapshot
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .into_iter()
             .flatten()
             .filter_map(|n| self.contents.get(n).map(Box::as_ref))
@@ -627,7 +674,7 @@ impl View {
     /// One VirtualMachine.
     pub fn vm(&self, namespace: &str, name: &str) -> Option<&VirtualMachine> {
         self.vms
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .map(Box::as_ref)
     }
 
@@ -639,7 +686,7 @@ impl View {
     /// One PVC.
     pub fn pvc(&self, namespace: &str, name: &str) -> Option<&PersistentVolumeClaim> {
         self.pvcs
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .map(|p| &p.object)
     }
 
@@ -694,7 +741,7 @@ impl View {
     /// One Secret.
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
         self.secrets
-            .get(&(namespace.to_owned(), name.to_owned()))
+            .get(&(namespace, name) as &dyn Pair)
             .map(|p| &p.object)
     }
 
@@ -736,6 +783,22 @@ mod tests {
         assert!(!view.is_listed(Kind::LonghornBackup));
         assert_eq!(view.len(), 2);
         assert_eq!(view.objects().len(), 2);
+    }
+
+    #[test]
+    fn borrowed_pairs_find_what_owned_keys_find() {
+        let mut map: BTreeMap<Key, u8> = BTreeMap::new();
+        for (i, (ns, name)) in [("a", "x"), ("a", "y"), ("b", "a"), ("ab", ""), ("", "z")]
+            .into_iter()
+            .enumerate()
+        {
+            map.insert((ns.to_owned(), name.to_owned()), i as u8);
+        }
+        for ((ns, name), v) in &map {
+            assert_eq!(map.get(&(ns.as_str(), name.as_str()) as &dyn Pair), Some(v));
+        }
+        assert_eq!(map.get(&("a", "z") as &dyn Pair), None);
+        assert_eq!(map.get(&("b", "") as &dyn Pair), None);
     }
 
     #[test]
