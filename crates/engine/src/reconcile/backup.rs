@@ -584,20 +584,17 @@ fn snapshots(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit, out: &
     );
     let uid = want.metadata.uid.clone();
     let processing = want.status.as_ref().is_some_and(|s| s.error.is_none()) && !want.is_ready();
-    let classes = want
-        .status
-        .as_ref()
-        .and_then(|s| s.csi_driver_volume_snapshot_class_names.clone())
-        .unwrap_or_default();
     let Some(status) = want.status.as_mut() else {
         return;
     };
+    let classes = &status.csi_driver_volume_snapshot_class_names;
     for vb in status.volume_backups.iter_mut().flatten() {
         let Some(vb_name) = vb.name.clone() else {
             continue;
         };
         let class = classes
-            .get(&vb.csi_driver_name)
+            .as_ref()
+            .and_then(|c| c.get(&vb.csi_driver_name))
             .map(String::as_str)
             .or_else(|| ctx.class_for(&vb.csi_driver_name, is_backup));
         match view.snapshot(&ns, &vb_name) {
