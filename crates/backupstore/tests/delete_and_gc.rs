@@ -367,15 +367,18 @@ async fn a_backup_deleted_during_an_unlocked_export_is_reported_as_deleted() {
 /// volume was marked acquired yet.
 struct LockStateAtFirstUpload {
     root: std::path::PathBuf,
+    /// Bytes the scan reports (the image size); uploads come after.
     scanned: u64,
     seen: std::sync::atomic::AtomicU64,
     acquired: std::sync::Mutex<Option<bool>>,
 }
 
 impl vmbackup_backupstore::Progress for LockStateAtFirstUpload {
-    fn advance(&self, _bytes: u64) {
-        let n = self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        if n != self.scanned + 1 {
+    fn advance(&self, bytes: u64) {
+        let before = self
+            .seen
+            .fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+        if before != self.scanned {
             return;
         }
         let locks = self.root.join(layout::locks_dir("vol").unwrap());
@@ -397,7 +400,7 @@ async fn an_import_uploads_while_its_lock_settles() {
     make_image(&image, 4 * BS, &[(0, (4 * BS) as usize, Fill::Random(9))]);
     let progress = LockStateAtFirstUpload {
         root: dir.path().to_path_buf(),
-        scanned: 4,
+        scanned: 4 * BS,
         seen: 0.into(),
         acquired: None.into(),
     };

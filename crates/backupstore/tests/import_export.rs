@@ -327,16 +327,19 @@ async fn an_interrupted_import_leaves_only_an_in_progress_config() {
     assert!(!work.path().join("x.img").exists());
 }
 
-/// Runs `then` once, when progress has advanced `count` times.
-struct AfterAdvances {
-    count: u64,
+/// Runs `then` once, when progress has reached `bytes`.
+struct AfterBytes {
+    bytes: u64,
     seen: std::sync::atomic::AtomicU64,
     then: Box<dyn Fn() + Send + Sync>,
 }
 
-impl vmbackup_backupstore::Progress for AfterAdvances {
-    fn advance(&self, _bytes: u64) {
-        if self.seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == self.count {
+impl vmbackup_backupstore::Progress for AfterBytes {
+    fn advance(&self, bytes: u64) {
+        let before = self
+            .seen
+            .fetch_add(bytes, std::sync::atomic::Ordering::SeqCst);
+        if before < self.bytes && before + bytes >= self.bytes {
             (self.then)();
         }
     }
@@ -356,8 +359,8 @@ async fn an_image_that_changes_during_import_leaves_no_backup() {
     patch_image(&image, 0, b"first change");
     // The image changes again once it has been scanned (8 blocks), before
     // the changed block is read again to be uploaded.
-    let progress = AfterAdvances {
-        count: 8,
+    let progress = AfterBytes {
+        bytes: 8 * BS,
         seen: 0.into(),
         then: Box::new({
             let img = image.clone();
@@ -579,8 +582,8 @@ async fn blocks_collected_while_the_lock_settles_are_uploaded_again() {
     let blocks = dir
         .path()
         .join(vmbackup_backupstore::layout::blocks_dir("vol").unwrap());
-    let progress = AfterAdvances {
-        count: 12,
+    let progress = AfterBytes {
+        bytes: 12 * BS,
         seen: 0.into(),
         then: Box::new(move || std::fs::remove_dir_all(&blocks).unwrap()),
     };

@@ -11,6 +11,28 @@ use futures::{StreamExt, TryStreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// What a block holds: nothing (zeros), or its checksum, its fingerprint
+/// and whether the checksum was computed (rather than found in the cache).
+type Found = Option<(Checksum, Fingerprint, bool)>;
+
+/// Checks one block read at `index`, and records it in the cache.
+fn check(index: u64, data: &[u8], cache: Option<&FingerprintCache>, warned: &AtomicBool) -> Found {
+    if block::is_zero(data) {
+        return None;
+    }
+    let fp = fingerprint(data);
+    let known = cache.and_then(|c| c.lookup(index, &fp));
+    let computed = known.is_none();
+    let sum = known.unwrap_or_else(|| block::checksum(data));
+    if let Some(cache) = cache
+        && let Err(e) = cache.record(index, &fp, &sum)
+        && !warned.swap(true, Ordering::Relaxed)
+    {
+        tracing::warn!(error = %e, "cannot write the fingerprint cache");
+    }
+    Some((sum, fp, computed))
+}
+
 /// The checksum and fingerprint of every non-zero block, by block index.
 pub(super) struct Scan {
     /// `(index, checksum, fingerprint)`, sorted by index.
@@ -35,43 +57,41 @@ pub(super) async fn scan(
     let ranges = source.data_block_ranges(bs);
     let total_blocks = source.size().div_ceil(bs);
     let image_size = source.size();
-    // (checksum, fingerprint, whether the checksum was computed)
-    type Found = Option<(Checksum, Fingerprint, bool)>;
     let pool = BufferPool::new(n);
     let warned = Arc::new(AtomicBool::new(false));
-    let found: Vec<(u64, Found)> = futures::stream::iter(ranges.into_iter().flatten())
-        .map(|index| {
+    // Blocks go to the blocking pool in batches of consecutive indexes
+    // (about 8 MiB), each read into one reused buffer: a task per block
+    // costs more in thread hand-offs than reading a block of zeros.
+    let per_task = usize::try_from((8u64 << 20) / bs).unwrap_or(1).max(1);
+    let indexes: Vec<u64> = ranges.into_iter().flatten().collect();
+    let batches: Vec<Vec<u64>> = indexes.chunks(per_task).map(<[u64]>::to_vec).collect();
+    let found: Vec<Vec<(u64, Found)>> = futures::stream::iter(batches)
+        .map(|batch| {
             let source = source.clone();
             let pool = Arc::clone(&pool);
             let cache = cache.cloned();
             let warned = Arc::clone(&warned);
             async move {
-                let found = tokio::task::spawn_blocking(move || -> Result<Found> {
+                let bytes: u64 = batch
+                    .iter()
+                    .map(|i| bs.min(image_size.saturating_sub(i * bs)))
+                    .sum();
+                let found = tokio::task::spawn_blocking(move || -> Result<Vec<(u64, Found)>> {
                     let mut data = pool.take();
-                    let read = source.read_block_into(index, bs, &mut data);
-                    let found = read.map(|()| {
-                        if block::is_zero(&data) {
-                            return None;
-                        }
-                        let fp = fingerprint(&data);
-                        let known = cache.as_ref().and_then(|c| c.lookup(index, &fp));
-                        let computed = known.is_none();
-                        let sum = known.unwrap_or_else(|| block::checksum(&data));
-                        if let Some(cache) = &cache
-                            && let Err(e) = cache.record(index, &fp, &sum)
-                            && !warned.swap(true, Ordering::Relaxed)
-                        {
-                            tracing::warn!(error = %e, "cannot write the fingerprint cache");
-                        }
-                        Some((sum, fp, computed))
-                    });
+                    let found = batch
+                        .into_iter()
+                        .map(|index| {
+                            source.read_block_into(index, bs, &mut data)?;
+                            Ok((index, check(index, &data, cache.as_deref(), &warned)))
+                        })
+                        .collect::<Result<Vec<_>>>();
                     pool.give(data);
                     found
                 })
                 .await
                 .map_err(Error::task)??;
-                progress.advance(bs.min(image_size.saturating_sub(index * bs)));
-                Ok::<_, Error>((index, found))
+                progress.advance(bytes);
+                Ok::<_, Error>(found)
             }
         })
         .buffer_unordered(n)
@@ -80,6 +100,7 @@ pub(super) async fn scan(
     let mut hashed = 0;
     let mut blocks: Vec<(u64, Checksum, Fingerprint)> = found
         .into_iter()
+        .flatten()
         .filter_map(|(i, found)| {
             found.map(|(sum, fp, computed)| {
                 hashed += u64::from(computed);
