@@ -145,9 +145,11 @@ pub fn decompress_into(
     };
     let expected =
         usize::try_from(block_size).map_err(|_| damaged("block size too large".into()))?;
-    out.clear();
     match method {
-        Compression::None => out.extend_from_slice(&data[..data.len().min(expected + 1)]),
+        Compression::None => {
+            out.clear();
+            out.extend_from_slice(&data[..data.len().min(expected + 1)]);
+        }
         Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected, out)
             .map_err(|e| damaged(e.to_string()))?,
         Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected, out)
@@ -163,9 +165,37 @@ pub fn decompress_into(
     Ok(())
 }
 
-fn read_bounded(reader: impl Read, expected: usize, out: &mut Vec<u8>) -> io::Result<()> {
-    out.reserve(expected + 1);
-    reader.take(expected as u64 + 1).read_to_end(out)?;
+/// Reads at most `expected + 1` bytes into `out`, which ends up holding
+/// exactly what was read. A buffer reused from block to block is not
+/// cleared first: it is filled in place, so its memory is not zeroed again
+/// for every block.
+fn read_bounded(mut reader: impl Read, expected: usize, out: &mut Vec<u8>) -> io::Result<()> {
+    out.resize(expected, 0);
+    let mut filled = 0;
+    while filled < expected {
+        match reader.read(&mut out[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    out.truncate(filled);
+    if filled == expected {
+        // One byte more means the block is longer than it may be.
+        let mut extra = [0u8; 1];
+        loop {
+            match reader.read(&mut extra) {
+                Ok(0) => break,
+                Ok(_) => {
+                    out.push(extra[0]);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
     Ok(())
 }
 
@@ -232,6 +262,25 @@ mod tests {
         let n = flipped.len();
         flipped[n - 1] ^= 1;
         assert!(decompress(Compression::Lz4, &flipped, 4096, "b").is_err());
+    }
+
+    #[test]
+    fn a_reused_buffer_gives_what_a_fresh_one_gives() {
+        let big = vec![9u8; 8192];
+        let small: Vec<u8> = (0..4096u32).map(|i| (i % 13) as u8).collect();
+        for m in [Compression::None, Compression::Gzip, Compression::Lz4] {
+            let mut buf = Vec::new();
+            decompress_into(m, &compress(m, &big), 8192, "b", &mut buf).unwrap();
+            assert_eq!(buf, big);
+            decompress_into(m, &compress(m, &small), 4096, "b", &mut buf).unwrap();
+            assert_eq!(buf, small, "{m}: nothing of the previous block is left");
+            // Too short and too long, after a longer block was in the buffer.
+            decompress_into(m, &compress(m, &big), 8192, "b", &mut buf).unwrap();
+            assert!(decompress_into(m, &compress(m, &small), 8192, "b", &mut buf).is_err());
+            assert!(decompress_into(m, &compress(m, &big), 4096, "b", &mut buf).is_err());
+            decompress_into(m, &compress(m, &small), 4096, "b", &mut buf).unwrap();
+            assert_eq!(buf, small);
+        }
     }
 
     #[test]
