@@ -13,6 +13,7 @@ use vmbackup_api::wellknown;
 
 use crate::finding::{Code, Finding, Severity};
 use crate::merge_patch;
+use crate::naming;
 use crate::object::{Kind, Object, ObjectRef};
 use crate::plan::{Action, Precondition, Reconciler, Requeue, Step};
 use crate::target::{TargetFacts, TargetListing, TargetState};
@@ -141,6 +142,10 @@ pub struct Ctx<'a> {
     pub driver_classes: BTreeMap<String, DriverClasses>,
     /// Class for restore-time contents (`volume-snapshot-class`).
     pub restore_class: String,
+    /// Volume backup names (repair suffixes removed) that VMBackups of more
+    /// than one namespace use: their contents cannot all get Harvester's
+    /// cluster-wide `<vb>-vsc`.
+    pub shared_volume_backup_names: BTreeSet<String>,
 }
 
 impl<'a> Ctx<'a> {
@@ -168,6 +173,7 @@ impl<'a> Ctx<'a> {
                 .map(|s| s.effective_value().to_owned())
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| wellknown::VSCLASS_LONGHORN_BACKUP.to_owned()),
+            shared_volume_backup_names: shared_volume_backup_names(view),
         }
     }
 
@@ -189,6 +195,31 @@ impl<'a> Ctx<'a> {
             _ => None,
         }
     }
+}
+
+fn shared_volume_backup_names(view: &View) -> BTreeSet<String> {
+    let mut first_namespace: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut shared = BTreeSet::new();
+    for vmb in view.vmbackups().values() {
+        let ns = vmb.metadata.namespace.as_deref().unwrap_or_default();
+        for name in vmb
+            .volume_backups()
+            .iter()
+            .filter_map(|vb| vb.name.as_deref())
+        {
+            let base = naming::volume_backup_base(name);
+            match first_namespace.get(base) {
+                None => {
+                    first_namespace.insert(base, ns);
+                }
+                Some(first) if *first != ns => {
+                    shared.insert(base.to_owned());
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    shared
 }
 
 fn target_config(view: &View) -> TargetConfig {

@@ -67,6 +67,29 @@ pub fn content_for_volume_backup(volume_backup: &str) -> String {
     format!("{volume_backup}{CONTENT_SUFFIX}")
 }
 
+/// Name of the pre-provisioned content of volume backup `volume_backup` of
+/// namespace `ns` when Harvester's `<vb>-vsc` cannot be used because a
+/// volume backup of the same name in another namespace needs it too
+/// (contents are cluster-scoped): `<vb>-vsc-<8 hex>`, the hex from the
+/// SHA-256 of `<ns>/<vb>`.
+pub fn namespaced_content_for_volume_backup(ns: &str, volume_backup: &str) -> String {
+    let digest = hex::encode(Sha256::digest(format!("{ns}/{volume_backup}").as_bytes()));
+    format!("{volume_backup}{CONTENT_SUFFIX}-{}", &digest[..8])
+}
+
+/// The name a volume backup's repaired names derive from: the name without
+/// a trailing `-snap-revise` or `-snap-revise-<n>`.
+pub fn volume_backup_base(volume_backup: &str) -> &str {
+    let trimmed = volume_backup.trim_end_matches(|c: char| c.is_ascii_digit());
+    let without_n = trimmed
+        .strip_suffix('-')
+        .filter(|_| trimmed.len() < volume_backup.len())
+        .unwrap_or(volume_backup);
+    without_n
+        .strip_suffix(REVISE_SUFFIX)
+        .unwrap_or(volume_backup)
+}
+
 /// New name of a volume backup whose content had to be replaced:
 /// `<vb>-snap-revise`. A name that already ends in the suffix is returned
 /// unchanged, so repairing twice never stacks suffixes.
@@ -209,6 +232,24 @@ mod tests {
         );
         assert_eq!(content_for_volume_backup("x"), "x-vsc");
         assert_eq!(revised_volume_backup_name("x"), "x-snap-revise");
+        for (name, base) in [
+            ("b-volume-disk-1", "b-volume-disk-1"),
+            ("b-volume-disk-1-snap-revise", "b-volume-disk-1"),
+            ("b-volume-disk-1-snap-revise-2", "b-volume-disk-1"),
+            ("b-volume-disk-1-snap-revise-17", "b-volume-disk-1"),
+            ("b-volume-x-2", "b-volume-x-2"),
+            ("snap-revise", "snap-revise"),
+        ] {
+            assert_eq!(volume_backup_base(name), base, "{name}");
+        }
+        let a = namespaced_content_for_volume_backup("a", "x");
+        let b = namespaced_content_for_volume_backup("b", "x");
+        assert!(
+            a.starts_with("x-vsc-") && a.len() == "x-vsc-".len() + 8,
+            "{a}"
+        );
+        assert_ne!(a, b);
+        assert_eq!(a, namespaced_content_for_volume_backup("a", "x"));
         assert_eq!(revised_volume_backup_name("x-snap-revise"), "x-snap-revise");
         assert_eq!(
             restored_pvc_name("b", "u-1", "disk-0"),

@@ -405,7 +405,9 @@ pub fn quantity_bytes(text: &str) -> Option<i64> {
 }
 
 /// The content a volume backup depends on: its VolumeSnapshot's content,
-/// or (no VolumeSnapshot yet) the pre-provisioned `<vb>-vsc`.
+/// or (no VolumeSnapshot yet) its pre-provisioned content (`<vb>-vsc`, or
+/// the namespaced name of [`content_name_for`]) when that content is made
+/// for this very VolumeSnapshot, namespace included.
 pub fn content_of_volume_backup<'v>(
     ctx: &Ctx<'v>,
     ns: &str,
@@ -414,9 +416,38 @@ pub fn content_of_volume_backup<'v>(
     let view = ctx.view;
     match view.snapshot(ns, vb_name) {
         Some(vs) => view.content_of_snapshot(vs),
-        None => view
-            .content(&naming::content_for_volume_backup(vb_name))
-            .filter(|c| c.spec.volume_snapshot_ref.name.as_deref() == Some(vb_name)),
+        None => [
+            naming::content_for_volume_backup(vb_name),
+            naming::namespaced_content_for_volume_backup(ns, vb_name),
+        ]
+        .iter()
+        .filter_map(|name| view.content(name))
+        .find(|c| made_for(c, ns, vb_name)),
+    }
+}
+
+/// Whether a content is made for the VolumeSnapshot `ns/vs`.
+fn made_for(content: &vmbackup_api::VolumeSnapshotContent, ns: &str, vs: &str) -> bool {
+    let r = &content.spec.volume_snapshot_ref;
+    r.name.as_deref() == Some(vs) && r.namespace.as_deref() == Some(ns)
+}
+
+/// The name of the pre-provisioned content of volume backup `vb_name` of
+/// namespace `ns`. Contents are cluster-scoped, so Harvester's `<vb>-vsc` is
+/// used only when it cannot be claimed by a volume backup of the same name
+/// in another namespace: when it already exists for this one, or when no
+/// other namespace has a volume backup of that name. Otherwise the name is
+/// qualified by the namespace, so that two namespaces never share a
+/// content.
+fn content_name_for(ctx: &Ctx, ns: &str, vb_name: &str) -> String {
+    let plain = naming::content_for_volume_backup(vb_name);
+    let shared = ctx
+        .shared_volume_backup_names
+        .contains(naming::volume_backup_base(vb_name));
+    match ctx.view.content(&plain) {
+        Some(c) if made_for(c, ns, vb_name) => plain,
+        None if !shared => plain,
+        _ => naming::namespaced_content_for_volume_backup(ns, vb_name),
     }
 }
 
@@ -733,8 +764,9 @@ fn want_ready_but_lost(vb: &VolumeBackup) -> bool {
     vb.longhorn_backup_name.is_none()
 }
 
-/// Creates `<vb>-vsc` with the right handle and the VolumeSnapshot `<vb>`
-/// bound to it, for a volume backup known only by its Longhorn backup.
+/// Creates the content of [`content_name_for`] (`<vb>-vsc` where that is
+/// unambiguous) with the right handle and the VolumeSnapshot `<vb>` bound
+/// to it, for a volume backup known only by its Longhorn backup.
 #[allow(clippy::too_many_arguments)]
 fn from_longhorn_backup(
     ctx: &Ctx,
@@ -748,7 +780,7 @@ fn from_longhorn_backup(
     out: &mut Out,
 ) {
     let view = ctx.view;
-    let content_name = naming::content_for_volume_backup(vb_name);
+    let content_name = content_name_for(ctx, ns, vb_name);
     let existing = view.content(&content_name);
     let handle = match existing {
         Some(c) => {
