@@ -34,11 +34,7 @@ fn cluster() -> View {
         storage_class("longhorn"),
         namespace("default"),
         namespace("other"),
-        obj(
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-            "metadata": {"name": "longhorn"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
-            "parameters": {"type": "bak"}}),
-        ),
+        backup_snapshot_class(),
         lh_backup("backup-a", "pvc-a"),
         lh_backup("backup-b", "pvc-b"),
         backup_volume("pvc-a"),

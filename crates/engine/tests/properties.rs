@@ -185,11 +185,7 @@ fn build(c: &Cluster) -> (Vec<Object>, TargetFacts, Options) {
         storage_class("longhorn"),
         namespace("default"),
         namespace("other"),
-        obj(
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-            "metadata": {"name": "longhorn"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
-            "parameters": {"type": "bak"}}),
-        ),
+        support::backup_snapshot_class(),
     ];
     let mut listing = TargetListing {
         complete: true,

@@ -9,9 +9,8 @@
 mod support;
 
 use chrono::Duration;
-use serde_json::json;
 use support::world::*;
-use support::{lh_target, namespace, obj, setting_nfs, storage_class};
+use support::{lh_target, namespace, setting_nfs, storage_class};
 use vmbackup_engine::{Action, Code, Kind, Object, ObjectRef, Severity};
 
 const NS: &str = "default";
@@ -32,11 +31,7 @@ fn cluster_b(shared: &World, refresh: Option<i64>) -> World {
         lh_target(true),
         storage_class("longhorn"),
         namespace(NS),
-        obj(
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-            "metadata": {"name": "longhorn"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
-            "parameters": {"type": "bak"}}),
-        ),
+        support::backup_snapshot_class(),
     ]);
     b.target = shared.target.clone();
     b

@@ -39,6 +39,15 @@ pub fn storage_class(name: &str) -> Object {
     )
 }
 
+/// Longhorn's backup VolumeSnapshotClass `longhorn` (`type: bak`).
+pub fn backup_snapshot_class() -> Object {
+    obj(
+        json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
+        "metadata": {"name": "longhorn"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
+        "parameters": {"type": "bak"}}),
+    )
+}
+
 pub fn namespace(name: &str) -> Object {
     obj(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
 }

@@ -554,11 +554,7 @@ pub fn cluster(ns: &str, vm: &str, disks: usize, refresh: Option<i64>) -> Vec<Ob
         super::lh_target(true),
         super::storage_class("longhorn"),
         super::namespace("default"),
-        obj(
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
-            "metadata": {"name": "longhorn"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
-            "parameters": {"type": "bak"}}),
-        ),
+        super::backup_snapshot_class(),
         obj(
             json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotClass",
             "metadata": {"name": "longhorn-snapshot"}, "driver": "driver.longhorn.io", "deletionPolicy": "Delete",
