@@ -573,25 +573,32 @@ async fn a_failed_import_leaves_the_fingerprint_cache_as_it_was() {
 
 #[tokio::test]
 async fn blocks_collected_while_the_lock_settles_are_uploaded_again() {
-    let (dir, target) = local_target();
+    let (dir, target, counter) = counting_target();
     let work = tempfile::tempdir().unwrap();
     let image = work.path().join("disk.img");
     make_image(&image, 6 * BS, &[(0, (6 * BS) as usize, Fill::Random(6))]);
-    // Six blocks are scanned, then six uploaded; then a deletion that
-    // ends while the lock settles collects them all.
+    target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    // The next import finds every block on the target while its lock
+    // settles (Longhorn's 2 s: finding 6 small blocks takes far less);
+    // then, just as the lock is acquired, a deletion collects them all.
+    let target = target.with_lock_settle(std::time::Duration::from_secs(2));
     let blocks = dir
         .path()
         .join(vmbackup_backupstore::layout::blocks_dir("vol").unwrap());
-    let progress = AfterBytes {
-        bytes: 12 * BS,
-        seen: 0.into(),
-        then: Box::new(move || std::fs::remove_dir_all(&blocks).unwrap()),
-    };
+    *counter.on_lock_acquired.lock().unwrap() = Some(Box::new(move || {
+        let _ = std::fs::remove_dir_all(&blocks);
+    }));
+    counter.reset();
     let s = target
-        .import_raw("vol", &image, &opts(Compression::Lz4), &progress)
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
         .await
         .unwrap();
-    assert_eq!(s.blocks_restored, 6);
+    *counter.on_lock_acquired.lock().unwrap() = None;
+    assert_eq!((s.blocks_reused, s.blocks_restored), (0, 6), "{s:?}");
+    assert_eq!(counter.block_puts(), 6);
     let out = export(&target, work.path(), "vol", &s.backup, "out.img").await;
     assert_eq!(sha256_file(&out), sha256_file(&image));
 }

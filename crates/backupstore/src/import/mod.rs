@@ -4,8 +4,8 @@
 //! Longhorn included: write a backup lock file; create `volume.cfg` if the
 //! volume is new; write the in-progress placeholder config (which makes a
 //! concurrent block collection back off); upload the blocks that are not on
-//! the target yet; once the lock is held, check that every block the backup
-//! lists is on the target (a deletion that ended while the lock settled may
+//! the target yet; once the lock is held, check that the blocks found on the
+//! target are still there (a deletion that ended while the lock settled may
 //! have collected one) and upload again any that is not; write the final
 //! config (the commit point); update `volume.cfg`; release the lock. The
 //! work before the commit runs while the lock settles. An interruption at
@@ -121,10 +121,31 @@ const HEAD_CONCURRENCY: usize = 16;
 /// holds it and that block's fingerprint.
 type Distinct = BTreeMap<Checksum, (u64, Fingerprint)>;
 
+/// What an import and the work it runs while its lock settles share.
+#[derive(Debug, Default)]
+struct Attempt {
+    /// The in-progress placeholder is on the target.
+    placeholder_written: Cell<bool>,
+    /// The lock was refused: the work stops at its next step.
+    stopped: Cell<bool>,
+}
+
+impl Attempt {
+    /// Fails once the lock was refused.
+    fn go_on(&self) -> Result<()> {
+        if self.stopped.get() {
+            Err(Error::Task("stopped: the volume lock was refused".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// What the work done while the lock settles leaves for the commit.
 struct Prepared {
     scanned: Scan,
-    distinct: Distinct,
+    /// Blocks found on the target and not uploaded again.
+    reused: Distinct,
     volume_config: VolumeConfig,
     compression: Compression,
     incremental: bool,
@@ -175,30 +196,31 @@ impl Target {
         });
 
         progress.start(source.size());
-        let placeholder_written = Cell::new(false);
+        let attempt = Attempt::default();
         // The lock settles while the image is read and the blocks are
-        // uploaded. A refused lock cancels that work; a failure of the work
-        // lets the lock finish so that it is released below.
-        let work = async {
-            Ok::<_, Error>(
-                self.prepare(
-                    volume,
-                    &backup,
-                    &cfg_path,
-                    &source,
-                    cache.as_ref(),
-                    options,
-                    progress,
-                    &placeholder_written,
-                )
-                .await,
-            )
+        // uploaded. A refused lock stops that work at its next step (never
+        // in the middle of a write, so that what it wrote is known); a
+        // failure of the work lets the lock finish so that it is released.
+        let lock = async {
+            let lock = self.lock(volume, LockKind::BackupOrRestore).await;
+            if lock.is_err() {
+                attempt.stopped.set(true);
+            }
+            lock
         };
-        let joined =
-            futures::future::try_join(self.lock(volume, LockKind::BackupOrRestore), work).await;
-        let result = match joined {
-            Err(refused) => Err(refused),
-            Ok((lock, prepared)) => {
+        let work = self.prepare(
+            volume,
+            &backup,
+            &cfg_path,
+            &source,
+            cache.as_ref(),
+            options,
+            progress,
+            &attempt,
+        );
+        let result = match futures::future::join(lock, work).await {
+            (Err(refused), _) => Err(refused),
+            (Ok(lock), prepared) => {
                 let committed = match prepared {
                     Ok(prepared) => {
                         self.commit(
@@ -226,7 +248,7 @@ impl Target {
                 Ok(summary)
             }
             Err(e) => {
-                if placeholder_written.get() {
+                if attempt.placeholder_written.get() {
                     // A clean failure removes its own placeholder so that it
                     // does not hold up block collection; an interrupted run
                     // leaves it behind, marked in progress.
@@ -250,9 +272,10 @@ impl Target {
         cache: Option<&Arc<FingerprintCache>>,
         options: &ImportOptions,
         progress: &dyn Progress,
-        placeholder_written: &Cell<bool>,
+        attempt: &Attempt,
     ) -> Result<Prepared> {
         let bs = options.block_size;
+        attempt.go_on()?;
         if self.head(cfg_path).await?.is_some() {
             return Err(Error::AlreadyExists {
                 volume: volume.to_owned(),
@@ -275,6 +298,7 @@ impl Target {
             }
         };
         let compression = volume_config.compression(&vol_path)?;
+        attempt.go_on()?;
         let base = if volume_config.last_backup_name.is_empty() {
             None
         } else {
@@ -297,10 +321,11 @@ impl Target {
             BackupConfig::in_progress(backup, volume, compression).to_json(),
         )
         .await?;
-        placeholder_written.set(true);
+        attempt.placeholder_written.set(true);
 
         let n = concurrency(options);
-        let scanned = scan(source, bs, n, cache, progress).await?;
+        let scanned = scan(source, bs, n, cache, progress, attempt).await?;
+        attempt.go_on()?;
 
         // Which distinct blocks does the target lack? (One block per checksum.)
         let mut distinct: Distinct = BTreeMap::new();
@@ -315,13 +340,26 @@ impl Target {
                 (options.full || !exists).then_some((*sum, *at, exists))
             })
             .collect();
+        let reused: Distinct = distinct
+            .into_iter()
+            .filter(|(sum, _)| !options.full && !missing.contains(sum))
+            .collect();
         progress.start(source.size() + to_upload.len() as u64 * bs);
         let uploaded = self
-            .upload(volume, source, compression, bs, n, to_upload, progress)
+            .upload(
+                volume,
+                source,
+                compression,
+                bs,
+                n,
+                to_upload,
+                progress,
+                Some(attempt),
+            )
             .await?;
         Ok(Prepared {
             scanned,
-            distinct,
+            reused,
             volume_config,
             compression,
             incremental,
@@ -359,6 +397,7 @@ impl Target {
         n: usize,
         blocks: Vec<(Checksum, (u64, Fingerprint), bool)>,
         progress: &dyn Progress,
+        attempt: Option<&Attempt>,
     ) -> Result<Vec<(u64, bool)>> {
         let pool = BufferPool::new(n);
         futures::stream::iter(blocks)
@@ -384,6 +423,9 @@ impl Target {
                     .await
                     .map_err(Error::task)??;
                     let len = compressed.len() as u64;
+                    if let Some(attempt) = attempt {
+                        attempt.go_on()?;
+                    }
                     self.put(&layout::block_path(volume, &sum)?, compressed)
                         .await?;
                     progress.advance(bs);
@@ -411,17 +453,19 @@ impl Target {
         let bs = options.block_size;
         let Prepared {
             scanned,
-            distinct,
+            reused,
             volume_config,
             compression,
             incremental,
             uploaded,
         } = prepared;
         // A deletion that ended while the lock settled may have collected
-        // blocks this backup uses (ones it found on the target, or even
-        // ones it uploaded): put them back.
-        let vanished = self.missing_blocks(volume, &distinct).await?;
-        let restore: Vec<(Checksum, (u64, Fingerprint), bool)> = distinct
+        // blocks this backup found on the target: put them back. (Blocks
+        // this import uploaded are safe: a collection only removes blocks it
+        // listed, and one that listed them also found the placeholder,
+        // written before any upload, and so collected nothing.)
+        let vanished = self.missing_blocks(volume, &reused).await?;
+        let restore: Vec<(Checksum, (u64, Fingerprint), bool)> = reused
             .iter()
             .filter(|(sum, _)| vanished.contains(sum))
             .map(|(sum, at)| (*sum, *at, false))
@@ -442,6 +486,7 @@ impl Target {
                 concurrency(options),
                 restore,
                 progress,
+                None,
             )
             .await?;
 

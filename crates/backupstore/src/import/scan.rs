@@ -1,6 +1,7 @@
 //! The first pass over an image: which blocks hold data, and their
 //! checksums.
 
+use super::Attempt;
 use super::cache::{Fingerprint, FingerprintCache, fingerprint};
 use crate::block;
 use crate::error::{Error, Result};
@@ -46,13 +47,15 @@ pub(super) struct Scan {
 /// Reads every block that may hold data, `n` at a time. A block's checksum
 /// comes from the cache when the cache saw the same content at the same
 /// index, and is computed otherwise; every block's fingerprint and checksum
-/// are recorded in the cache for the next import.
+/// are recorded in the cache for the next import. Stops when `attempt`
+/// says the lock was refused.
 pub(super) async fn scan(
     source: &ImageSource,
     bs: u64,
     n: usize,
     cache: Option<&Arc<FingerprintCache>>,
     progress: &dyn Progress,
+    attempt: &Attempt,
 ) -> Result<Scan> {
     let ranges = source.data_block_ranges(bs);
     let total_blocks = source.size().div_ceil(bs);
@@ -72,6 +75,7 @@ pub(super) async fn scan(
             let cache = cache.cloned();
             let warned = Arc::clone(&warned);
             async move {
+                attempt.go_on()?;
                 let bytes: u64 = batch
                     .iter()
                     .map(|i| bs.min(image_size.saturating_sub(i * bs)))

@@ -36,6 +36,8 @@ pub struct CountingStore {
     pub stall_blocks_after: AtomicU64,
     /// Signalled when a block upload stalls.
     pub stalled: tokio::sync::Notify,
+    /// Called when a lock file is written marked acquired.
+    pub on_lock_acquired: std::sync::Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
 }
 
 impl CountingStore {
@@ -46,6 +48,7 @@ impl CountingStore {
             other_puts: AtomicU64::new(0),
             stall_blocks_after: AtomicU64::new(u64::MAX),
             stalled: tokio::sync::Notify::new(),
+            on_lock_acquired: std::sync::Mutex::new(None),
         })
     }
     pub fn reset(&self) {
@@ -85,6 +88,13 @@ impl ObjectStore for CountingStore {
             }
         } else {
             self.other_puts.fetch_add(1, Ordering::SeqCst);
+            let acquired = location.as_ref().ends_with(".lck")
+                && payload
+                    .iter()
+                    .any(|chunk| chunk.windows(15).any(|w| w == b"\"Acquired\":true"));
+            if acquired && let Some(hook) = self.on_lock_acquired.lock().unwrap().as_ref() {
+                hook();
+            }
         }
         self.inner.put_opts(location, payload, opts).await
     }
