@@ -205,6 +205,39 @@ fn backup_list_inspect_verify_export_and_back_up_again() {
     export(target, "pvc-disk-1", &first, &again, "raw");
     assert_eq!(sha256_file(&again), original);
 
+    // Without the final flush (`--no-sync`, as fast as `cp`), the images
+    // are the same, in both formats.
+    let unsynced = work.path().join("restored-unsynced.img");
+    let unsynced_qcow = work.path().join("restored-unsynced.qcow2");
+    for (to, format) in [(&unsynced, "raw"), (&unsynced_qcow, "qcow2")] {
+        ok(vmbackup_target(&[
+            "export",
+            "--target",
+            target,
+            "--volume",
+            "pvc-disk-1",
+            "--backup",
+            &second,
+            "--to",
+            to.to_str().unwrap(),
+            "--format",
+            format,
+            "--no-sync",
+        ]));
+    }
+    assert_eq!(sha256_file(&unsynced), changed);
+    if qemu_img_available() {
+        qemu_img(&[
+            "compare",
+            "-f",
+            "raw",
+            "-F",
+            "qcow2",
+            unsynced.to_str().unwrap(),
+            unsynced_qcow.to_str().unwrap(),
+        ]);
+    }
+
     let listing = json(&ok(vmbackup_target(&[
         "ls", "--target", target, "--output", "json",
     ])));
