@@ -31,20 +31,30 @@ fn import(target: &str, volume: &str, image: &Path, extra: &[&str]) -> (String, 
     (last_line(&out), out)
 }
 
+/// `vmbackup target export` of one backup to `to`, with `extra` flags.
+fn export_command(
+    target: &str,
+    volume: &str,
+    backup: &str,
+    to: &Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let to = to.to_str().unwrap();
+    let mut args = vec![
+        "export", "--target", target, "--volume", volume, "--backup", backup, "--to", to,
+    ];
+    args.extend_from_slice(extra);
+    vmbackup_target(&args)
+}
+
 fn export(target: &str, volume: &str, backup: &str, to: &Path, format: &str) {
-    ok(vmbackup_target(&[
-        "export",
-        "--target",
+    ok(export_command(
         target,
-        "--volume",
         volume,
-        "--backup",
         backup,
-        "--to",
-        to.to_str().unwrap(),
-        "--format",
-        format,
-    ]));
+        to,
+        &["--format", format],
+    ));
 }
 
 #[test]
@@ -163,17 +173,7 @@ fn backup_list_inspect_verify_export_and_back_up_again() {
     }
 
     // An export never overwrites a file unless asked to.
-    let err = fails(vmbackup_target(&[
-        "export",
-        "--target",
-        target,
-        "--volume",
-        "pvc-disk-1",
-        "--backup",
-        &first,
-        "--to",
-        raw.to_str().unwrap(),
-    ]));
+    let err = fails(export_command(target, "pvc-disk-1", &first, &raw, &[]));
     assert!(err.contains("restored.img"), "{err}");
 
     // The disk changes: one block gets new data, and a region that held
@@ -210,20 +210,13 @@ fn backup_list_inspect_verify_export_and_back_up_again() {
     let unsynced = work.path().join("restored-unsynced.img");
     let unsynced_qcow = work.path().join("restored-unsynced.qcow2");
     for (to, format) in [(&unsynced, "raw"), (&unsynced_qcow, "qcow2")] {
-        ok(vmbackup_target(&[
-            "export",
-            "--target",
+        ok(export_command(
             target,
-            "--volume",
             "pvc-disk-1",
-            "--backup",
             &second,
-            "--to",
-            to.to_str().unwrap(),
-            "--format",
-            format,
-            "--no-sync",
-        ]));
+            to,
+            &["--format", format, "--no-sync"],
+        ));
     }
     assert_eq!(sha256_file(&unsynced), changed);
     if qemu_img_available() {
