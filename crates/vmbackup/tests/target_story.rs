@@ -47,6 +47,24 @@ fn export_command(
     vmbackup_target(&args)
 }
 
+/// `qemu-img check` accepts the qcow2 image and `qemu-img compare` finds
+/// it equal to the raw one (skipped where qemu-img is missing).
+fn qcow2_checks_and_equals(qcow: &Path, raw: &Path) {
+    if qemu_img_available() {
+        let check = qemu_img(&["check", "-f", "qcow2", qcow.to_str().unwrap()]);
+        assert!(check.contains("No errors were found"), "{check}");
+        qemu_img(&[
+            "compare",
+            "-f",
+            "raw",
+            "-F",
+            "qcow2",
+            raw.to_str().unwrap(),
+            qcow.to_str().unwrap(),
+        ]);
+    }
+}
+
 fn export(target: &str, volume: &str, backup: &str, to: &Path, format: &str) {
     ok(export_command(
         target,
@@ -158,19 +176,7 @@ fn backup_list_inspect_verify_export_and_back_up_again() {
     // A qcow2 export passes qemu-img's check and equals the raw export.
     let qcow = work.path().join("restored.qcow2");
     export(target, "pvc-disk-1", &first, &qcow, "qcow2");
-    if qemu_img_available() {
-        let check = qemu_img(&["check", "-f", "qcow2", qcow.to_str().unwrap()]);
-        assert!(check.contains("No errors were found"), "{check}");
-        qemu_img(&[
-            "compare",
-            "-f",
-            "raw",
-            "-F",
-            "qcow2",
-            raw.to_str().unwrap(),
-            qcow.to_str().unwrap(),
-        ]);
-    }
+    qcow2_checks_and_equals(&qcow, &raw);
 
     // An export never overwrites a file unless asked to.
     let err = fails(export_command(target, "pvc-disk-1", &first, &raw, &[]));
@@ -219,17 +225,7 @@ fn backup_list_inspect_verify_export_and_back_up_again() {
         ));
     }
     assert_eq!(sha256_file(&unsynced), changed);
-    if qemu_img_available() {
-        qemu_img(&[
-            "compare",
-            "-f",
-            "raw",
-            "-F",
-            "qcow2",
-            unsynced.to_str().unwrap(),
-            unsynced_qcow.to_str().unwrap(),
-        ]);
-    }
+    qcow2_checks_and_equals(&unsynced_qcow, &unsynced);
 
     let listing = json(&ok(vmbackup_target(&[
         "ls", "--target", target, "--output", "json",
