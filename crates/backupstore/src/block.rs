@@ -154,7 +154,7 @@ pub fn decompress_into(
         Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected, out)
             .map_err(|e| damaged(e.to_string()))?,
         Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected, out)
-            .map_err(|e| damaged(e.to_string()))?,
+            .map_err(|e| damaged(lz4_reason(&e)))?,
     }
     if out.len() != expected {
         return Err(damaged(if out.len() > expected {
@@ -164,6 +164,31 @@ pub fn decompress_into(
         }));
     }
     Ok(())
+}
+
+/// What is wrong with an LZ4 frame, in words (the decoder's own messages
+/// are its variant names).
+fn lz4_reason(e: &io::Error) -> String {
+    use lz4_flex::frame::Error as Lz4;
+    let Some(frame) = e.get_ref().and_then(|inner| inner.downcast_ref::<Lz4>()) else {
+        return e.to_string();
+    };
+    match frame {
+        Lz4::WrongMagicNumber => "not an LZ4 frame (wrong magic number)".into(),
+        Lz4::HeaderChecksumError => "the LZ4 frame header checksum does not match".into(),
+        Lz4::BlockChecksumError => "an LZ4 block checksum does not match".into(),
+        Lz4::ContentChecksumError => {
+            "the LZ4 content checksum (xxHash32) does not match the data".into()
+        }
+        Lz4::ContentLengthError { expected, actual } => {
+            format!("the LZ4 frame declares {expected} bytes of content but holds {actual}")
+        }
+        Lz4::BlockTooBig => "an LZ4 block is larger than the frame header allows".into(),
+        Lz4::InvalidBlockInfo | Lz4::ReservedBitsSet => "malformed LZ4 frame header".into(),
+        Lz4::DecompressionError(d) => format!("corrupt LZ4 data: {d}"),
+        Lz4::IoError(io) => io.to_string(),
+        other => format!("unsupported LZ4 frame: {other:?}"),
+    }
 }
 
 /// Reads at most `expected + 1` bytes into `out`, which ends up holding
@@ -215,6 +240,38 @@ mod tests {
                 "{m}"
             );
         }
+    }
+
+    #[test]
+    fn damaged_lz4_frames_are_explained_in_words() {
+        let data = vec![7u8; 4096];
+        let good = compress(Compression::Lz4, &data);
+        let reason = |bytes: &[u8]| match decompress(Compression::Lz4, bytes, 4096, "b.blk") {
+            Err(Error::Block { reason, .. }) => reason,
+            other => panic!("expected a damaged block, got {other:?}"),
+        };
+        // The content checksum is the frame's last four bytes.
+        let mut bad_sum = good.clone();
+        let last = bad_sum.len() - 1;
+        bad_sum[last] ^= 1;
+        assert_eq!(
+            reason(&bad_sum),
+            "the LZ4 content checksum (xxHash32) does not match the data"
+        );
+        // The header checksum is the byte after the flags.
+        let mut bad_header = good.clone();
+        bad_header[6] ^= 1;
+        assert_eq!(
+            reason(&bad_header),
+            "the LZ4 frame header checksum does not match"
+        );
+        let mut bad_magic = good;
+        bad_magic[0] = 0;
+        assert!(
+            reason(&bad_magic).contains("magic"),
+            "{}",
+            reason(&bad_magic)
+        );
     }
 
     #[test]

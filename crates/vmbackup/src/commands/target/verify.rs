@@ -188,9 +188,14 @@ pub fn render_text(results: &[VolumeResult]) -> String {
             }
         }
         for b in &r.bad_blocks {
+            // The error names the file too: say it once.
+            let error = b
+                .error
+                .strip_prefix(&format!("{}: ", b.file))
+                .unwrap_or(&b.error);
             out.push_str(&format!(
-                "  bad block: backup {} offset {} file {}: {}\n",
-                b.backup, b.offset, b.file, b.error
+                "  bad block: backup {} offset {} file {}: {error}\n",
+                b.backup, b.offset, b.file
             ));
         }
     }
@@ -204,4 +209,40 @@ pub fn render(results: &[VolumeResult], format: Format) -> anyhow::Result<String
         Format::Json => serde_json::to_string_pretty(results)? + "\n",
         Format::Yaml => serde_yaml_ng::to_string(results)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_block_line_names_its_file_once() {
+        let file = "backupstore/volumes/d7/f9/v1/blocks/d3/d4/d3d4.blk";
+        let result = VolumeResult {
+            volume: "v1".into(),
+            ok: false,
+            backups_checked: vec!["backup-1".into()],
+            in_progress: vec![],
+            blocks_checked: 1,
+            bytes_checked: 2 << 20,
+            bad_blocks: vec![BadBlock {
+                backup: "backup-1".into(),
+                offset: 4 << 20,
+                file: file.into(),
+                checksum: "d3d4".into(),
+                error: format!(
+                    "{file}: damaged block (lz4): the LZ4 content checksum does not match"
+                ),
+            }],
+            bad_configs: vec![],
+        };
+        let text = render_text(&[result]);
+        assert_eq!(text.matches(file).count(), 1, "{text}");
+        assert!(
+            text.contains(&format!(
+                "bad block: backup backup-1 offset 4194304 file {file}: damaged block (lz4)"
+            )),
+            "{text}"
+        );
+    }
 }
