@@ -7,14 +7,17 @@
 //! SHA-512 checksum. A block whose BLAKE3 hash matches the record at its
 //! index has that checksum: BLAKE3 is collision resistant, so equal hashes
 //! mean equal content. The record is a pure function of the content; a
-//! stale, missing or damaged cache costs time, never correctness (a record
-//! that does not decode is not used).
+//! stale, missing or damaged cache costs time, never correctness: every
+//! record carries a check value over its index and contents, and a record
+//! whose check value does not match (a flipped bit anywhere, a record moved
+//! to another index) is not used.
 //!
 //! One file per target and volume, `<cache dir>/<32 hex>.fpc` (the hex is a
 //! hash of the target URL and the volume name): a 64-byte header (magic,
 //! format version, block size) then one 96-byte record per block index
-//! (BLAKE3 hash, then the 64 hex digits of the checksum); a record of zeros
-//! means "nothing known". It is read with one positioned read per block, so
+//! (BLAKE3 hash of the block, the 32 bytes of its checksum, then the check
+//! value: BLAKE3 of the index and those 64 bytes); a record of zeros means
+//! "nothing known". It is read with one positioned read per block, so
 //! memory does not grow with the image. A new file is written beside it
 //! during the import and renamed over it only when the backup is complete.
 //!
@@ -29,7 +32,7 @@ use std::fs::File;
 use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-const MAGIC: &[u8; 8] = b"VMBFPC\x00\x01";
+const MAGIC: &[u8; 8] = b"VMBFPC\x00\x02";
 const HEADER: u64 = 64;
 const RECORD: u64 = 96;
 
@@ -92,10 +95,10 @@ impl FingerprintCache {
         let mut record = [0u8; RECORD as usize];
         file.read_exact_at(&mut record, record_offset(index)?)
             .ok()?;
-        if record[..32] != fingerprint[..] {
+        if record[..32] != fingerprint[..] || record[64..] != check_value(index, &record[..64]) {
             return None;
         }
-        Checksum::parse(std::str::from_utf8(&record[32..]).ok()?).ok()
+        Some(Checksum::from_digest(&record[32..64]))
     }
 
     /// Records what block `index` holds now.
@@ -107,7 +110,10 @@ impl FingerprintCache {
     ) -> std::io::Result<()> {
         let mut record = [0u8; RECORD as usize];
         record[..32].copy_from_slice(fingerprint);
-        record[32..].copy_from_slice(checksum.as_str().as_bytes());
+        hex::decode_to_slice(checksum.as_str(), &mut record[32..64])
+            .map_err(std::io::Error::other)?;
+        let check = check_value(index, &record[..64]);
+        record[64..].copy_from_slice(&check);
         let offset = record_offset(index)
             .ok_or_else(|| std::io::Error::other("block index out of range"))?;
         self.next.file().write_all_at(&record, offset)
@@ -130,6 +136,15 @@ fn header(block_size: u64) -> [u8; HEADER as usize] {
 fn header_matches(file: &File, block_size: u64) -> bool {
     let mut h = [0u8; HEADER as usize];
     file.read_exact_at(&mut h, 0).is_ok() && h == header(block_size)
+}
+
+/// The check value of the record at `index` whose first 64 bytes are
+/// `contents`.
+fn check_value(index: u64, contents: &[u8]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&index.to_le_bytes());
+    h.update(contents);
+    *h.finalize().as_bytes()
 }
 
 fn record_offset(index: u64) -> Option<u64> {
@@ -208,19 +223,41 @@ mod tests {
         cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
         let path = cache.path.clone();
         cache.commit().unwrap();
-        // A record whose checksum is not a checksum.
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes[(HEADER + 40) as usize] = b'X';
-        std::fs::write(&path, &bytes).unwrap();
-        let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
-        assert_eq!(c.lookup(0, &fingerprint(&a)), None);
-        drop(c);
+        let bytes = std::fs::read(&path).unwrap();
+        // One flipped bit anywhere in the record: never the wrong
+        // checksum, only no answer.
+        for at in HEADER..HEADER + RECORD {
+            for bit in 0..8 {
+                let mut damaged = bytes.clone();
+                damaged[at as usize] ^= 1 << bit;
+                std::fs::write(&path, &damaged).unwrap();
+                let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
+                assert_eq!(c.lookup(0, &fingerprint(&a)), None, "byte {at} bit {bit}");
+            }
+        }
         // A file that is not a cache, or a truncated one.
         for junk in [&b"not a cache"[..], &[][..], &bytes[..70]] {
             std::fs::write(&path, junk).unwrap();
             let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 1).unwrap();
             assert_eq!(c.lookup(0, &fingerprint(&a)), None);
         }
+    }
+
+    #[test]
+    fn a_record_moved_to_another_index_is_not_used() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = vec![1u8; 4096];
+        let cache = FingerprintCache::open(dir.path(), "t", "vol", 4096, 2).unwrap();
+        cache.record(0, &fingerprint(&a), &sum(&a)).unwrap();
+        let path = cache.path.clone();
+        cache.commit().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let (h, r) = (HEADER as usize, RECORD as usize);
+        bytes.copy_within(h..h + r, h + r);
+        std::fs::write(&path, &bytes).unwrap();
+        let c = FingerprintCache::open(dir.path(), "t", "vol", 4096, 2).unwrap();
+        assert_eq!(c.lookup(0, &fingerprint(&a)), Some(sum(&a)));
+        assert_eq!(c.lookup(1, &fingerprint(&a)), None);
     }
 
     #[test]
