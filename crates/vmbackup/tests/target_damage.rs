@@ -437,6 +437,23 @@ fn verify_reports_backups_that_are_a_file_and_volumes_that_do_not_exist() {
     ]));
     assert!(err.contains("volume nosuch does not exist"), "{err}");
     assert!(!err.contains("DAMAGED"), "{err}");
+
+    // A mistyped backup name is an error, not an empty "OK".
+    let o = vmbackup_target(&[
+        "verify",
+        "--target",
+        &target,
+        "--volume",
+        "pvc-damaged",
+        "--backup",
+        "backup-nosuch",
+    ]);
+    assert!(!stdout(&o).contains("OK"), "{}", stdout(&o));
+    let err = fails(o);
+    assert!(
+        err.contains("backup backup-nosuch of volume pvc-damaged does not exist"),
+        "{err}"
+    );
 }
 
 #[test]

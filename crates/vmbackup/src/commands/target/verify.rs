@@ -123,6 +123,14 @@ pub async fn collect(
             if !volume_is_on_target(target, v).await? {
                 anyhow::bail!("volume {v} does not exist on the target {}", target.url());
             }
+            if let Some(b) = backup
+                && !target.list_backups(v).await?.backups.iter().any(|x| x == b)
+            {
+                anyhow::bail!(
+                    "backup {b} of volume {v} does not exist on the target {}",
+                    target.url()
+                );
+            }
             vec![v.to_owned()]
         }
         None => target.list_volumes().await?.volumes,
