@@ -2,7 +2,7 @@
 //! sparse raw image file.
 
 use crate::block::{self, Compression};
-use crate::config::{BackupConfig, BlockEntry, LABEL_IMAGE_SIZE};
+use crate::config::{BackupConfig, BlockEntry};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::lock::LockKind;
@@ -113,29 +113,7 @@ impl Target {
         let path = layout::backup_cfg(volume, backup)?;
         let block_size = config.block_size(&path)?;
         let compression = config.compression(&path)?;
-        let mut size = volume_size;
-        if let Some(raw) = config.labels.as_ref().and_then(|l| l.get(LABEL_IMAGE_SIZE)) {
-            let field = format!("Labels[{LABEL_IMAGE_SIZE:?}]");
-            let exact: u64 = raw
-                .parse()
-                .map_err(|_| Error::field(&path, &field, format!("{raw:?} is not a byte count")))?;
-            let end = config
-                .blocks
-                .iter()
-                .map(|b| b.offset)
-                .max()
-                .map_or(0, |o| o + 1);
-            if exact > volume_size.div_ceil(block_size) * block_size || exact < end {
-                return Err(Error::field(
-                    &path,
-                    &field,
-                    format!(
-                        "{exact} does not fit the volume size {volume_size} and the stored blocks"
-                    ),
-                ));
-            }
-            size = exact;
-        }
+        let size = config.image_size(&path, volume_size, block_size)?;
         Ok(BackupImage {
             volume: volume.to_owned(),
             backup: backup.to_owned(),

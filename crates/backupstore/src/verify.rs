@@ -203,9 +203,18 @@ impl Target {
                 continue;
             }
             let path = layout::backup_cfg(volume, &name)?;
-            let (block_size, compression) = match (cfg.block_size(&path), cfg.compression(&path)) {
-                (Ok(b), Ok(c)) => (b, c),
-                (Err(error), _) | (_, Err(error)) => {
+            // What an export would refuse, verify reports: the block size,
+            // the compression and the recorded image size.
+            let checked = cfg.block_size(&path).and_then(|b| {
+                let c = cfg.compression(&path)?;
+                if let Some(size) = volume_size {
+                    cfg.image_size(&path, size, b)?;
+                }
+                Ok((b, c))
+            });
+            let (block_size, compression) = match checked {
+                Ok(found) => found,
+                Err(error) => {
                     report.problems.push(Problem::Config {
                         backup: name,
                         error,

@@ -252,6 +252,46 @@ async fn configs_that_point_outside_their_volume() {
 }
 
 #[tokio::test]
+async fn a_recorded_image_size_that_does_not_fit_is_damage_for_export_and_verify_alike() {
+    let f = fixture(Compression::Lz4).await;
+    let rel = f.backup_cfg_path();
+    let original = std::fs::read(f.file(&rel)).unwrap();
+    let field = "Labels[\"vmbackup.io/image-size\"]";
+    // Not a byte count; past the end of the volume; short of the stored
+    // blocks (4 blocks of data).
+    for bad in [
+        "-5".to_owned(),
+        "99999999999999".to_owned(),
+        (3 * BS).to_string(),
+    ] {
+        std::fs::write(f.file(&rel), &original).unwrap();
+        f.edit_backup_cfg(|c| {
+            c.labels
+                .get_or_insert_with(Default::default)
+                .insert("vmbackup.io/image-size".into(), bad.clone());
+        });
+        assert_field(&f.export().await.unwrap_err(), &rel, field);
+        let report = f.verify().await;
+        match &report.problems[..] {
+            [Problem::Config { backup, error }] => {
+                assert_eq!(*backup, f.backup, "{bad}");
+                assert_field(error, &rel, field);
+            }
+            other => panic!("{bad}: expected one config problem, got {other:?}"),
+        }
+    }
+    // A size that fits is used by both.
+    std::fs::write(f.file(&rel), &original).unwrap();
+    f.edit_backup_cfg(|c| {
+        c.labels
+            .get_or_insert_with(Default::default)
+            .insert("vmbackup.io/image-size".into(), (5 * BS + 7).to_string());
+    });
+    f.export().await.unwrap();
+    assert!(f.verify().await.problems.is_empty());
+}
+
+#[tokio::test]
 async fn malformed_and_oversized_config_files() {
     let f = fixture(Compression::Lz4).await;
     let vol_rel = layout::volume_cfg("vol").unwrap();

@@ -240,10 +240,36 @@ impl BackupConfig {
         }
     }
 
-    /// The exact image size recorded by an import whose image size was not a
-    /// multiple of the block size, if any.
-    pub fn image_size(&self) -> Option<u64> {
-        self.labels.as_ref()?.get(LABEL_IMAGE_SIZE)?.parse().ok()
+    /// The size of the image this backup restores to: the exact size an
+    /// import recorded in its labels, else `volume_size`. A recorded size
+    /// that is not a byte count, or that does not fit the volume (rounded
+    /// up to `block_size`) and the stored blocks, is an error naming the
+    /// label.
+    pub fn image_size(&self, path: &str, volume_size: u64, block_size: u64) -> Result<u64> {
+        let Some(raw) = self.labels.as_ref().and_then(|l| l.get(LABEL_IMAGE_SIZE)) else {
+            return Ok(volume_size);
+        };
+        let field = format!("Labels[{LABEL_IMAGE_SIZE:?}]");
+        let exact: u64 = raw
+            .parse()
+            .map_err(|_| Error::field(path, &field, format!("{raw:?} is not a byte count")))?;
+        let end = self
+            .blocks
+            .iter()
+            .map(|b| b.offset)
+            .max()
+            .map_or(0, |o| o + 1);
+        let room = volume_size
+            .div_ceil(block_size.max(1))
+            .saturating_mul(block_size);
+        if exact > room || exact < end {
+            return Err(Error::field(
+                path,
+                &field,
+                format!("{exact} does not fit the volume size {volume_size} and the stored blocks"),
+            ));
+        }
+        Ok(exact)
     }
 
     /// Checks that the config belongs where it was found and that its block
