@@ -102,7 +102,7 @@ impl Controller {
         &mut self.options
     }
 
-    /// Asks for one rediscovery on the next round (`vmbackup sync`).
+    /// Asks for one rediscovery on the next round (the `vmbackup.io/sync-requested-at` annotation).
     pub fn request_sync(&mut self) {
         self.sync_once = true;
     }

@@ -60,7 +60,7 @@ fn with_zero_new_backups_wait_for_a_request_and_with_sixty_they_arrive_on_their_
             .any(|f| f.code == Code::RefreshDisabled)
     );
 
-    // A rediscovery on request (`vmbackup sync`) brings it in.
+    // A rediscovery on request (the `vmbackup.io/sync-requested-at` annotation) brings it in.
     zero.controller_mut().request_sync();
     zero.run_until_settled().unwrap();
     assert!(

@@ -11,6 +11,7 @@ mod support;
 use chrono::Duration;
 use support::world::*;
 use support::{lh_target, namespace, setting_nfs, storage_class};
+use vmbackup_engine::context::ANNOTATION_SYNC_REQUESTED_AT;
 use vmbackup_engine::{Action, Code, Kind, Object, ObjectRef, Severity};
 
 const NS: &str = "default";
@@ -293,6 +294,9 @@ fn with_refresh_interval_zero_rediscovery_runs_only_on_triggers_and_says_so() {
         .find(|f| f.code == Code::RefreshDisabled)
         .expect("refresh-disabled finding");
     assert!(f.fix.contains("refreshIntervalInSeconds"), "{}", f.fix);
+    // The fix names the way to ask for a rediscovery that exists: the
+    // annotation, not a command.
+    assert!(f.fix.contains(ANNOTATION_SYNC_REQUESTED_AT), "{}", f.fix);
     // On request it runs.
     b.options.sync_now = true;
     b.run(10);

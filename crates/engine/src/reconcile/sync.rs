@@ -147,7 +147,7 @@ pub fn reconcile(ctx: &Ctx, out: &mut Out) {
                     config.url()
                 ))
                 .impact("backups another cluster writes to the target, or that Longhorn syncs after a rediscovery, do not appear here by themselves")
-                .fix("set refreshIntervalInSeconds (for example 300) in the backup-target setting, or run `vmbackup sync`"),
+                .fix("set refreshIntervalInSeconds (for example 300) in the backup-target setting, or ask for one rediscovery now by setting the annotation `vmbackup.io/sync-requested-at` on the setting to the current time (RFC 3339)"),
         );
     }
     let lh_unavailable = ctx

@@ -71,7 +71,7 @@ pub fn check(rs: &Restore) -> Result<(), Outcome> {
                 format!("VMBackup {bns}/{bname} is on the backup target and not rediscovered yet"),
                 Severity::Warning,
                 "the restore starts once the backup is rediscovered",
-                "wait for the rediscovery (or run `vmbackup sync`); its findings say why a backup is skipped",
+                "wait for the rediscovery (or ask for one now by setting the annotation `vmbackup.io/sync-requested-at` on the backup-target setting to the current time (RFC 3339)); its findings say why a backup is skipped",
             ));
         }
         return Err(fail(
