@@ -99,6 +99,16 @@ fn disconnecting_the_target_makes_backups_not_ready_and_reconnecting_makes_them_
     a.target_online = false;
     let p = a.turn();
     assert!(p.findings.iter().any(|f| f.code == Code::TargetUnavailable));
+    // An unreachable target says nothing about the data: no finding calls
+    // it missing or advises deleting a backup.
+    for f in p
+        .findings
+        .iter()
+        .filter(|f| f.code == Code::TargetUnavailable)
+    {
+        assert!(!f.fix.contains("delete"), "{f:#?}");
+        assert!(!f.message.contains("missing data"), "{f:#?}");
+    }
     a.run(5);
     let vmb = a.view.vmbackup(NS, "vm1-b1").unwrap();
     assert!(!vmb.is_ready());

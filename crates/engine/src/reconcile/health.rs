@@ -58,12 +58,20 @@ fn vmbackups(ctx: &Ctx, out: &mut Out) {
             && backup::on_current_target(ctx, vmb)
             && let Health::Bad { reason, code } = backup::health_problem(ctx, vmb)
         {
-            out.finding(
+            // An unavailable target proves nothing about the backup's data:
+            // say so, and never advise deleting the backup for it.
+            let finding = if code == Code::TargetUnavailable {
+                Finding::new(code, Severity::Warning, r)
+                    .message(format!("the backup target is unavailable ({reason}): whether this backup's data is there is not known"))
+                    .impact("a restore from this backup waits until the target is back; nothing is treated as deleted meanwhile")
+                    .fix("restore access to the backup target; nothing needs to be done to this backup")
+            } else {
                 Finding::new(code, Severity::Error, r)
                     .message(format!("ready backup is missing data: {reason}"))
                     .impact("a restore from this backup fails")
-                    .fix("bring the data back (or the storage class); otherwise delete the backup"),
-            );
+                    .fix("bring the data back (or the storage class); otherwise delete the backup")
+            };
+            out.finding(finding);
         }
     }
 }
