@@ -8,7 +8,7 @@
 mod cli_support;
 
 use cli_support::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[test]
 fn nested_directories_lists_json_and_multi_document_files_are_read() {
@@ -193,4 +193,23 @@ fn a_live_cluster_is_not_reachable_and_says_what_to_use() {
     let r = run(["doctor", "--from", ".", "--bundle", "x.zip"], None);
     assert_eq!(r.code, 2, "a usage error");
     assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+}
+
+#[test]
+fn a_kind_the_input_does_not_hold_proves_nothing() {
+    // Only the VMBackup: its VolumeSnapshots, contents and Longhorn Backups
+    // were not dumped, so nothing can be said to be missing.
+    let d = tempfile::tempdir().unwrap();
+    let only_backups: Vec<Value> = healthy_cluster()
+        .into_iter()
+        .filter(|o| o["kind"] == "VirtualMachineBackup")
+        .collect();
+    assert!(!only_backups.is_empty());
+    write_yaml(d.path(), "vmb.yaml", &only_backups);
+    let (code, report) = doctor(&[d.path()]);
+    assert!(
+        findings(&report).iter().all(|f| f["severity"] == "info"),
+        "{report:#}"
+    );
+    assert_eq!(code, 0, "{report:#}");
 }

@@ -675,6 +675,8 @@ fn snapshots(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit, out: &
                 mirror(ctx, vb, vs);
             }
             None if unit.planned_snapshots.contains(&vb_name) => {}
+            // VolumeSnapshots were not listed: this one may well exist.
+            None if !ctx.view.is_listed(Kind::VolumeSnapshot) => {}
             None => {
                 if let Some(lhb) = vb.longhorn_backup_name.clone().filter(|_| is_backup) {
                     from_longhorn_backup(
@@ -797,7 +799,11 @@ fn from_longhorn_backup(
     };
     if existing.is_none() {
         let Some(handle) = handle else {
-            missing_backup_finding(ctx, r, vb_name, lhb, out);
+            // Unless Longhorn Backups were listed, their absence proves
+            // nothing.
+            if view.is_listed(Kind::LonghornBackup) {
+                missing_backup_finding(ctx, r, vb_name, lhb, out);
+            }
             return;
         };
         let vsc = build::backup_content(
