@@ -144,11 +144,34 @@ fn is_dns1123_subdomain(name: &str) -> bool {
         })
 }
 
+/// A DNS-1123 label, what Kubernetes accepts as a namespace name.
+fn is_dns1123_label(name: &str) -> bool {
+    name.len() <= naming::MAX_LABEL_LEN && !name.contains('.') && is_dns1123_subdomain(name)
+}
+
 /// The names the restore takes: the VMRestore, the target namespace and VM
 /// name.
 fn names(c: &mut Checker) {
     let view = c.view;
     let r = c.request;
+    if !is_dns1123_label(&r.namespace) {
+        c.block(
+            format!(
+                "Target namespace is invalid: {:?} must be a DNS-1123 label of at most 63 characters",
+                r.namespace
+            ),
+            "choose a namespace of lower-case letters, digits and '-' (--to-namespace)",
+        );
+    }
+    if !is_dns1123_subdomain(&r.name) {
+        c.block(
+            format!(
+                "Restore name is invalid: {:?} must be a DNS-1123 name (lower-case letters, digits, '-' and '.')",
+                r.name
+            ),
+            "choose another name with --name",
+        );
+    }
     if !is_dns1123_subdomain(&r.vm) || (r.new_vm && r.vm.len() > naming::MAX_LABEL_LEN) {
         c.block(
             format!(
@@ -766,7 +789,26 @@ mod tests {
         assert!(!is_dns1123_subdomain("VM"));
         assert!(!is_dns1123_subdomain("-a"));
         assert!(!is_dns1123_subdomain(""));
+        assert!(is_dns1123_label("staging-1"));
+        assert!(!is_dns1123_label("a.b"));
+        assert!(!is_dns1123_label(&"a".repeat(64)));
         let view = View::from_objects([backup(true)]);
+        // The namespace and the restore's own name are checked as well.
+        for (namespace, name, says) in [
+            ("UPPER", "r1", "Target namespace is invalid"),
+            ("../x", "r1", "Target namespace is invalid"),
+            (&*"n".repeat(100), "r1", "Target namespace is invalid"),
+            ("default", "BAD/name", "Restore name is invalid"),
+        ] {
+            let mut r = request("vm2", namespace);
+            r.name = name.into();
+            let p = check(&view, &TargetFacts::not_read(""), &r);
+            assert!(p.blocks(), "{namespace} {name}");
+            assert!(
+                p.findings.iter().any(|f| f.message.contains(says)),
+                "{namespace} {name}: {p:?}"
+            );
+        }
         let p = check(
             &view,
             &TargetFacts::not_read(""),
