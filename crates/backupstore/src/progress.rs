@@ -12,6 +12,12 @@ pub trait Progress: Send + Sync {
     fn advance(&self, bytes: u64) {
         let _ = bytes;
     }
+    /// A new phase of the operation (`name`, e.g. `upload`) begins, with
+    /// its own `total`: the count starts again from zero.
+    fn phase(&self, name: &str, total: u64) {
+        let _ = name;
+        self.start(total);
+    }
 }
 
 /// Ignores progress.

@@ -602,3 +602,43 @@ async fn blocks_collected_while_the_lock_settles_are_uploaded_again() {
     let out = export(&target, work.path(), "vol", &s.backup, "out.img").await;
     assert_eq!(sha256_file(&out), sha256_file(&image));
 }
+
+/// Records the phases an operation announces and the bytes done in each.
+#[derive(Default)]
+struct Phases(std::sync::Mutex<Vec<(String, u64, u64)>>);
+
+impl vmbackup_backupstore::Progress for Phases {
+    fn phase(&self, name: &str, total: u64) {
+        self.0.lock().unwrap().push((name.to_owned(), total, 0));
+    }
+    fn advance(&self, bytes: u64) {
+        if let Some(last) = self.0.lock().unwrap().last_mut() {
+            last.2 += bytes;
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_import_reports_reading_then_uploading_each_to_its_end() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    let size = mixed_image(&image);
+    for round in 0..2 {
+        let phases = Phases::default();
+        let s = target
+            .import_raw("vol", &image, &opts(Compression::Lz4), &phases)
+            .await
+            .unwrap();
+        let seen = phases.0.into_inner().unwrap();
+        let uploaded = s.blocks_uploaded * BS;
+        assert_eq!(
+            seen,
+            [
+                ("read".to_owned(), size, size),
+                ("upload".to_owned(), uploaded, uploaded)
+            ],
+            "round {round}"
+        );
+    }
+}

@@ -42,8 +42,20 @@ enum Display {
 struct Plain {
     total: AtomicU64,
     done: AtomicU64,
+    /// The phase under way, if the operation named one.
+    phase: Mutex<Option<String>>,
     /// Last tenth printed and when.
     last: Mutex<(u64, Instant)>,
+}
+
+impl Plain {
+    /// The operation's label, with the phase under way if any.
+    fn label(&self, base: &str) -> String {
+        match self.phase.lock().ok().and_then(|p| p.clone()) {
+            Some(phase) => format!("{base} ({phase})"),
+            None => base.to_owned(),
+        }
+    }
 }
 
 /// Longest time between two plain progress lines.
@@ -71,6 +83,7 @@ impl Reporter {
             ProgressMode::Plain => Display::Plain(Plain {
                 total: AtomicU64::new(0),
                 done: AtomicU64::new(0),
+                phase: Mutex::new(None),
                 last: Mutex::new((0, Instant::now())),
             }),
             ProgressMode::Auto | ProgressMode::None => Display::Silent,
@@ -110,11 +123,36 @@ impl Progress for Reporter {
                 }
                 eprintln!(
                     "{}: {}% ({} of {})",
-                    self.label,
+                    p.label(&self.label),
                     done * 100 / total.max(1),
                     human_bytes(done),
                     human_bytes(total)
                 );
+            }
+            Display::Silent => {}
+        }
+    }
+
+    /// A new phase: the bar or the lines name it, and count from zero
+    /// against its own total, so a percentage never goes back.
+    fn phase(&self, name: &str, total: u64) {
+        let label = format!("{} ({name})", self.label);
+        match &self.display {
+            Display::Bar(bar) => {
+                bar.set_message(label);
+                bar.set_length(total);
+                bar.set_position(0);
+            }
+            Display::Plain(p) => {
+                p.total.store(total, Ordering::SeqCst);
+                p.done.store(0, Ordering::SeqCst);
+                if let Ok(mut phase) = p.phase.lock() {
+                    *phase = Some(name.to_owned());
+                }
+                if let Ok(mut last) = p.last.lock() {
+                    *last = (0, Instant::now());
+                }
+                eprintln!("{label}: 0% (0 B of {})", human_bytes(total));
             }
             Display::Silent => {}
         }
@@ -133,7 +171,7 @@ impl Progress for Reporter {
                     *last = (tenth, Instant::now());
                     eprintln!(
                         "{}: {}% ({} of {})",
-                        self.label,
+                        p.label(&self.label),
                         done.min(total) * 100 / total,
                         human_bytes(done),
                         human_bytes(total)
@@ -171,6 +209,22 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(2 << 20), "2.0 MiB");
         assert_eq!(human_bytes(10 << 30), "10.0 GiB");
+    }
+
+    #[test]
+    fn a_phase_counts_from_zero_against_its_own_total() {
+        let r = Reporter::new(ProgressMode::Plain, "import");
+        r.phase("read", 100);
+        r.advance(100);
+        r.phase("upload", 20);
+        r.advance(10);
+        let Display::Plain(p) = &r.display else {
+            panic!("not plain")
+        };
+        assert_eq!(p.done.load(Ordering::SeqCst), 10);
+        assert_eq!(p.total.load(Ordering::SeqCst), 20);
+        assert_eq!(p.last.lock().unwrap().0, 5);
+        assert_eq!(p.label("import"), "import (upload)");
     }
 
     #[test]

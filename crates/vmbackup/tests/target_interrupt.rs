@@ -125,7 +125,7 @@ fn interrupted_import_leaves_no_complete_backup_and_no_lock() {
         // Interrupt once the in-progress placeholder is on the target and
         // blocks are being uploaded.
         let (status, stderr) = interrupt_when(child, &lines, signal, |seen| {
-            progressed(seen, "import") && !backup_configs(&target).is_empty()
+            progressed(seen, "import (upload)") && !backup_configs(&target).is_empty()
         });
         assert_eq!(status, Some(code), "{stderr}");
         assert!(stderr.contains("import interrupted"), "{stderr}");

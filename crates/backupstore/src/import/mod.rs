@@ -195,7 +195,7 @@ impl Target {
                 .map(Arc::new)
         });
 
-        progress.start(source.size());
+        progress.phase("read", source.size());
         let attempt = Attempt::default();
         // The lock settles while the image is read and the blocks are
         // uploaded. A refused lock stops that work at its next step (never
@@ -344,7 +344,7 @@ impl Target {
             .into_iter()
             .filter(|(sum, _)| !options.full && !missing.contains(sum))
             .collect();
-        progress.start(source.size() + to_upload.len() as u64 * bs);
+        progress.phase("upload", to_upload.len() as u64 * bs);
         let uploaded = self
             .upload(
                 volume,

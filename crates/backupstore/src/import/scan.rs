@@ -67,6 +67,11 @@ pub(super) async fn scan(
     // costs more in thread hand-offs than reading a block of zeros.
     let per_task = usize::try_from((8u64 << 20) / bs).unwrap_or(1).max(1);
     let indexes: Vec<u64> = ranges.into_iter().flatten().collect();
+    let block_bytes = |i: &u64| bs.min(image_size.saturating_sub(i * bs));
+    // Holes are not read: they count as done at once, so that the
+    // progress of a sparse image reaches its end.
+    let data_bytes: u64 = indexes.iter().map(block_bytes).sum();
+    progress.advance(image_size.saturating_sub(data_bytes));
     let batches: Vec<Vec<u64>> = indexes.chunks(per_task).map(<[u64]>::to_vec).collect();
     let found: Vec<Vec<(u64, Found)>> = futures::stream::iter(batches)
         .map(|batch| {
@@ -76,10 +81,7 @@ pub(super) async fn scan(
             let warned = Arc::clone(&warned);
             async move {
                 attempt.go_on()?;
-                let bytes: u64 = batch
-                    .iter()
-                    .map(|i| bs.min(image_size.saturating_sub(i * bs)))
-                    .sum();
+                let bytes: u64 = batch.iter().map(block_bytes).sum();
                 let found = tokio::task::spawn_blocking(move || -> Result<Vec<(u64, Found)>> {
                     let mut data = pool.take();
                     let found = batch
