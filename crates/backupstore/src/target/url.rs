@@ -139,8 +139,13 @@ pub fn parse_target_url(url: &str) -> Result<TargetUrl> {
             })
         }
         "nfs" => {
-            if p.host.is_empty() {
+            // `server:` (Longhorn's form, an empty port) or `server:2049`.
+            let server = p.host.split(':').next().unwrap_or_default();
+            if server.is_empty() {
                 return Err(bad(url, "missing NFS server: use nfs://server:/export"));
+            }
+            if p.path.trim_matches('/').is_empty() {
+                return Err(bad(url, "missing export path: use nfs://server:/export"));
             }
             let host = p
                 .userinfo
@@ -284,6 +289,21 @@ mod tests {
             "s3://b@r/%zz",
         ] {
             assert!(parse_target_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nfs_needs_a_server_and_an_export_path() {
+        for (url, says) in [
+            ("nfs://", "missing NFS server"),
+            ("nfs://:/export", "missing NFS server"),
+            ("nfs://server", "missing export path"),
+            ("nfs://server:", "missing export path"),
+            ("nfs://server:export", "missing export path"),
+            ("nfs://server:/", "missing export path"),
+        ] {
+            let e = parse_target_url(url).unwrap_err();
+            assert!(e.to_string().contains(says), "{url}: {e}");
         }
     }
 
