@@ -239,6 +239,20 @@ fn unusable_targets_and_arguments_give_clear_errors() {
         ),
         (
             vec![
+                "export".into(),
+                "--target".into(),
+                target.clone(),
+                "--volume".into(),
+                "pvc-damaged".into(),
+                "--backup".into(),
+                backup.clone(),
+                "--to".into(),
+                "-".into(),
+            ],
+            "standard output is not supported",
+        ),
+        (
+            vec![
                 "show".into(),
                 "--target".into(),
                 target.clone(),

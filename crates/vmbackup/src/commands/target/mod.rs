@@ -115,6 +115,11 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Export(args) => {
+            if args.to.as_os_str() == "-" {
+                anyhow::bail!(
+                    "--to -: an export is written to a file (standard output is not supported); give a path"
+                );
+            }
             let target = args.target.open().await?;
             let reporter = Reporter::new(args.progress, "export");
             let outcome = run_until_signal(export::export(&target, &args, &reporter)).await?;
