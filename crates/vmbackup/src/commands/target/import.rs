@@ -96,6 +96,25 @@ pub fn backup_name(args: &Args) -> String {
         .unwrap_or_else(|| vmbackup_backupstore::name::generate_name("backup"))
 }
 
+/// Warnings for names the target accepts but Longhorn does not: a backup
+/// stored under them can be exported, but no Longhorn volume, Backup or
+/// `bak://` handle can refer to it.
+pub fn name_warnings(volume: &str, backup: &str) -> Vec<String> {
+    use vmbackup_api::handle::{BackupName, VolumeName};
+    let mut out = Vec::new();
+    if let Err(e) = VolumeName::new(volume) {
+        out.push(format!(
+            "volume name {volume:?} is not a Longhorn volume name ({e}): Longhorn and bak:// handles cannot refer to this backup"
+        ));
+    }
+    if let Err(e) = BackupName::new(backup) {
+        out.push(format!(
+            "backup name {backup:?} is not a Longhorn backup name ({e}): Longhorn and bak:// handles cannot refer to it"
+        ));
+    }
+    out
+}
+
 /// Runs the import.
 pub async fn import(
     target: &Target,
@@ -178,4 +197,21 @@ pub fn render_summary(s: &ImportSummary) -> String {
         zero = s.zero_blocks,
         cached = s.blocks - s.blocks_hashed.min(s.blocks),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_longhorn_cannot_use_are_warned_about() {
+        assert!(name_warnings("pvc-0123abcd", "backup-0123456789ab4def").is_empty());
+        let w = name_warnings("UPPER", "backup-1");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].contains("\"UPPER\" is not a Longhorn volume name"),
+            "{w:?}"
+        );
+        assert_eq!(name_warnings(&"v".repeat(41), "Backup_1").len(), 2);
+    }
 }

@@ -145,6 +145,9 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
         Command::Import(args) => {
             let target = args.target.open().await?;
             let backup = import::backup_name(&args);
+            for w in import::name_warnings(&args.volume, &backup) {
+                eprintln!("warning: {w}");
+            }
             // A backup of that name that exists already is never touched.
             let existed = import::backup_exists(&target, &args.volume, &backup).await?;
             let reporter = Reporter::new(args.progress, "import");
