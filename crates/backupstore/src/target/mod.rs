@@ -369,6 +369,14 @@ fn client_options(
     Ok(opts)
 }
 
+/// Environment variables through which AWS hands out role credentials
+/// (web identity, containers), which object_store reads itself.
+const AWS_ROLE_VARIABLES: [&str; 3] = [
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+];
+
 fn open_s3(
     url: &str,
     bucket: &str,
@@ -383,6 +391,37 @@ fn open_s3(
     let virtual_hosted = creds
         .get("VIRTUAL_HOSTED_STYLE")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let endpoint = creds.get("AWS_ENDPOINTS").map(|e| e.trim_end_matches('/'));
+    if let Some(endpoint) = endpoint {
+        let host = endpoint
+            .strip_prefix("http://")
+            .or_else(|| endpoint.strip_prefix("https://"));
+        if host.is_none_or(|h| h.is_empty() || h.starts_with('/')) {
+            return Err(Error::InvalidUrl {
+                url: url.to_owned(),
+                reason: format!(
+                    "the S3 endpoint {endpoint:?} (AWS_ENDPOINTS or --endpoint) is not an http:// or https:// URL"
+                ),
+            });
+        }
+    }
+    let static_keys =
+        creds.get("AWS_ACCESS_KEY_ID").is_some() && creds.get("AWS_SECRET_ACCESS_KEY").is_some();
+    // Off AWS, no credentials can come from instance metadata or a role:
+    // say what is missing instead of failing on the first request.
+    if let Some(endpoint) = endpoint
+        && !static_keys
+        && !AWS_ROLE_VARIABLES
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+    {
+        return Err(Error::Credentials {
+            source_name: "the environment and --credentials".into(),
+            reason: format!(
+                "an S3 target on the endpoint {endpoint} needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, from the environment or from --credentials (the secret Longhorn's backup target names)"
+            ),
+        });
+    }
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(region)
@@ -461,6 +500,31 @@ mod tests {
             virtual_hosted_endpoint("https://minio.example:9000", "b"),
             "https://b.minio.example:9000"
         );
+    }
+
+    #[test]
+    fn a_custom_s3_endpoint_must_be_a_url_and_needs_keys() {
+        let mut creds = Credentials::new();
+        creds.set("AWS_ENDPOINTS", "not a url");
+        creds.set("AWS_ACCESS_KEY_ID", "id");
+        creds.set("AWS_SECRET_ACCESS_KEY", "secret");
+        let e = open_s3("s3://b@us-east-1/", "b", None, &creds).unwrap_err();
+        assert!(
+            e.to_string().contains("not an http:// or https:// URL"),
+            "{e}"
+        );
+
+        let mut creds = Credentials::new();
+        creds.set("AWS_ENDPOINTS", "http://127.0.0.1:9000");
+        let e = open_s3("s3://b@us-east-1/", "b", None, &creds).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("needs AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+            "{e}"
+        );
+        creds.set("AWS_ACCESS_KEY_ID", "id");
+        creds.set("AWS_SECRET_ACCESS_KEY", "secret");
+        open_s3("s3://b@us-east-1/", "b", None, &creds).unwrap();
     }
 
     #[tokio::test]
