@@ -212,4 +212,16 @@ fn a_kind_the_input_does_not_hold_proves_nothing() {
         "{report:#}"
     );
     assert_eq!(code, 0, "{report:#}");
+    // It says what it could not check.
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains("not in the input, so not checked"),
+        "{notes}"
+    );
+    assert!(
+        notes.contains("VolumeSnapshot (snapshot.storage.k8s.io/v1)"),
+        "{notes}"
+    );
+    assert!(notes.contains("Backup (longhorn.io/v1beta2)"), "{notes}");
+    assert!(!notes.contains("VirtualMachineBackup"), "{notes}");
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chrono::Utc;
-use vmbackup_engine::{Finding, Options, Severity, plan};
+use vmbackup_engine::{Finding, Kind, Options, Severity, View, plan};
 
 use crate::output::Format;
 use crate::source::target::{self, TargetArgs};
@@ -56,6 +56,36 @@ pub struct Args {
     pub output: Format,
 }
 
+/// The kinds a diagnosis of backups and restores reads.
+const DIAGNOSED_KINDS: [Kind; 10] = [
+    Kind::VirtualMachineBackup,
+    Kind::Setting,
+    Kind::VolumeSnapshot,
+    Kind::VolumeSnapshotContent,
+    Kind::VolumeSnapshotClass,
+    Kind::LonghornBackup,
+    Kind::LonghornBackupVolume,
+    Kind::VirtualMachine,
+    Kind::PersistentVolumeClaim,
+    Kind::StorageClass,
+];
+
+/// A note naming the kinds the input did not hold: nothing is concluded
+/// about objects of those kinds, so whatever depends on them is unchecked.
+fn unlisted_note(view: &View) -> Option<Note> {
+    let missing: Vec<String> = DIAGNOSED_KINDS
+        .iter()
+        .filter(|k| !view.is_listed(**k))
+        .map(|k| format!("{} ({})", k.kind(), k.api_version()))
+        .collect();
+    (!missing.is_empty()).then(|| Note {
+        message: format!(
+            "not in the input, so not checked (add them for a full diagnosis): {}",
+            missing.join(", ")
+        ),
+    })
+}
+
 /// Runs the diagnosis.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = match source::load(&args.source) {
@@ -69,6 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let plan = plan(&loaded.view, &facts, Utc::now(), &Options::default());
     let mut notes = loaded.notes;
     notes.extend(target_notes);
+    notes.extend(unlisted_note(&loaded.view));
     if plan.wants_target_scan && args.target.url.is_none() {
         notes.push(Note {
             message:
