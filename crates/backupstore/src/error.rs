@@ -217,6 +217,9 @@ pub enum Error {
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Address of the instance metadata service AWS credentials fall back to.
+const INSTANCE_METADATA: &str = "169.254.169.254";
+
 impl Error {
     pub(crate) fn field(path: &str, field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Field {
@@ -239,6 +242,14 @@ impl Error {
             object_store::Error::NotFound { .. } => Error::NotFound {
                 path: path.to_owned(),
             },
+            // No keys were given and the instance metadata service (the
+            // last place AWS credentials can come from) did not answer.
+            source if source.to_string().contains(INSTANCE_METADATA) => Error::Credentials {
+                source_name: "the environment, --credentials or the instance's role".into(),
+                reason: format!(
+                    "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --credentials (the secret Longhorn's backup target names); reading {path} failed: {source}"
+                ),
+            },
             source => Error::Store {
                 path: path.to_owned(),
                 error: source,
@@ -253,5 +264,34 @@ impl Error {
 
     pub(crate) fn task(e: tokio::task::JoinError) -> Self {
         Error::Task(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod store_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_instance_metadata_lookup_says_which_credentials_to_give() {
+        let e = Error::store(
+            "backupstore/volumes",
+            object_store::Error::Generic {
+                store: "S3",
+                source: "Error performing PUT http://169.254.169.254/latest/api/token: 403".into(),
+            },
+        );
+        let text = e.to_string();
+        assert!(matches!(e, Error::Credentials { .. }), "{text}");
+        assert!(text.contains("AWS_ACCESS_KEY_ID"), "{text}");
+        assert!(text.contains("backupstore/volumes"), "{text}");
+        // Other store errors are left as they are.
+        let e = Error::store(
+            "x",
+            object_store::Error::Generic {
+                store: "S3",
+                source: "connection refused".into(),
+            },
+        );
+        assert!(matches!(e, Error::Store { .. }), "{e}");
     }
 }
