@@ -426,9 +426,8 @@ fn open_s3(
         .with_bucket_name(bucket)
         .with_region(region)
         .with_client_options(client_options(url, creds, "AWS_CERT")?);
-    match creds.get("AWS_ENDPOINTS") {
+    match endpoint {
         Some(endpoint) => {
-            let endpoint = endpoint.trim_end_matches('/');
             b = b.with_allow_http(endpoint.starts_with("http://"));
             if virtual_hosted {
                 b = b
