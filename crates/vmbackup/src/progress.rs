@@ -49,6 +49,17 @@ struct Plain {
 }
 
 impl Plain {
+    /// Prints one progress line: `<label>: <percent>% (<done> of <total>)`.
+    fn print(&self, base: &str, done: u64, total: u64) {
+        eprintln!(
+            "{}: {}% ({} of {})",
+            self.label(base),
+            done.min(total) * 100 / total.max(1),
+            human_bytes(done),
+            human_bytes(total)
+        );
+    }
+
     /// The operation's label, with the phase under way if any.
     fn label(&self, base: &str) -> String {
         match self.phase.lock().ok().and_then(|p| p.clone()) {
@@ -121,13 +132,7 @@ impl Progress for Reporter {
                 if let Ok(mut last) = p.last.lock() {
                     *last = (tenth, Instant::now());
                 }
-                eprintln!(
-                    "{}: {}% ({} of {})",
-                    p.label(&self.label),
-                    done * 100 / total.max(1),
-                    human_bytes(done),
-                    human_bytes(total)
-                );
+                p.print(&self.label, done, total);
             }
             Display::Silent => {}
         }
@@ -136,10 +141,9 @@ impl Progress for Reporter {
     /// A new phase: the bar or the lines name it, and count from zero
     /// against its own total, so a percentage never goes back.
     fn phase(&self, name: &str, total: u64) {
-        let label = format!("{} ({name})", self.label);
         match &self.display {
             Display::Bar(bar) => {
-                bar.set_message(label);
+                bar.set_message(format!("{} ({name})", self.label));
                 bar.set_length(total);
                 bar.set_position(0);
             }
@@ -152,7 +156,7 @@ impl Progress for Reporter {
                 if let Ok(mut last) = p.last.lock() {
                     *last = (0, Instant::now());
                 }
-                eprintln!("{label}: 0% (0 B of {})", human_bytes(total));
+                p.print(&self.label, 0, total);
             }
             Display::Silent => {}
         }
@@ -169,13 +173,7 @@ impl Progress for Reporter {
                     && (tenth > last.0 || last.1.elapsed() >= PLAIN_INTERVAL)
                 {
                     *last = (tenth, Instant::now());
-                    eprintln!(
-                        "{}: {}% ({} of {})",
-                        p.label(&self.label),
-                        done.min(total) * 100 / total,
-                        human_bytes(done),
-                        human_bytes(total)
-                    );
+                    p.print(&self.label, done, total);
                 }
             }
             Display::Silent => {}
