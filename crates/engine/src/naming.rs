@@ -22,6 +22,25 @@ pub const REVISE_SUFFIX: &str = "-snap-revise";
 /// Suffix of the pre-provisioned content of a rediscovered volume backup.
 pub const CONTENT_SUFFIX: &str = "-vsc";
 
+/// A DNS-1123 subdomain (what Kubernetes accepts as an object name).
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// A DNS-1123 label (what Kubernetes accepts as a namespace name).
+pub fn is_dns1123_label(name: &str) -> bool {
+    name.len() <= MAX_LABEL_LEN && !name.contains('.') && is_dns1123_subdomain(name)
+}
+
 /// Joins `parts` with `-`; a result longer than 63 characters is cut and
 /// given a hash suffix so that it is exactly 63 characters (wrangler's
 /// `SafeConcatName`, which Harvester uses for the restore VolumeSnapshot and

@@ -15,22 +15,9 @@ use vmbackup_api::{BackupType, VirtualMachineBackup, VirtualMachineRestore};
 use super::{Outcome, Restore};
 use crate::context::{TargetConfig, deleting, name_of, ns_of};
 use crate::finding::{Code, Finding, Severity};
+use crate::naming::is_dns1123_subdomain;
 use crate::object::Kind;
 use crate::reconcile::backup::UNHEALTHY_MESSAGE;
-
-/// A DNS-1123 subdomain (what Kubernetes accepts as an object name).
-pub fn is_dns1123_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
 
 /// Runs every check in Harvester's order; the first that fails stops the
 /// restore with its message.

@@ -10,7 +10,7 @@ use vmbackup_api::handle::SnapshotHandle;
 use vmbackup_api::wellknown;
 use vmbackup_api::{BackupType, VirtualMachineBackup, VolumeBackup};
 use vmbackup_engine::finding::sort_findings;
-use vmbackup_engine::naming;
+use vmbackup_engine::naming::{self, is_dns1123_label, is_dns1123_subdomain};
 use vmbackup_engine::reconcile::backup::UNHEALTHY_MESSAGE;
 use vmbackup_engine::resolve::{self, Problem, Verdict};
 use vmbackup_engine::{Code, Finding, Kind, ObjectRef, Severity, TargetFacts, TargetState, View};
@@ -128,25 +128,6 @@ pub fn check(view: &View, facts: &TargetFacts, request: &Request) -> Preflight {
     }
     sort_findings(&mut c.out.findings);
     c.out
-}
-
-/// A DNS-1123 subdomain, what Kubernetes accepts as an object name.
-fn is_dns1123_subdomain(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
-}
-
-/// A DNS-1123 label, what Kubernetes accepts as a namespace name.
-fn is_dns1123_label(name: &str) -> bool {
-    name.len() <= naming::MAX_LABEL_LEN && !name.contains('.') && is_dns1123_subdomain(name)
 }
 
 /// The names the restore takes: the VMRestore, the target namespace and VM
