@@ -12,6 +12,7 @@ use crate::error::{Error, NameKind, Result};
 use crate::json::to_go_json;
 use crate::layout;
 use crate::name::validate_k8s_name;
+use crate::read::Ignored;
 use crate::target::Target;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -211,6 +212,16 @@ pub struct MetadataFile<T> {
     pub content: Result<T>,
 }
 
+/// What a metadata listing found: the files, and the folders it skipped.
+#[derive(Debug)]
+pub struct MetadataList<T> {
+    /// Every metadata file, sorted by path.
+    pub files: Vec<MetadataFile<T>>,
+    /// Folders that cannot hold metadata (their name is not a namespace
+    /// name), sorted by path.
+    pub ignored: Vec<Ignored>,
+}
+
 trait Metadata: Sized {
     fn decode(bytes: &[u8], path: &str) -> Result<Self>;
     fn ns_name(&self) -> (&str, &str);
@@ -261,9 +272,10 @@ impl Target {
         &self,
         folder: &str,
         legacy: bool,
-    ) -> Result<Vec<MetadataFile<T>>> {
+    ) -> Result<MetadataList<T>> {
         let top = self.list_dir(folder).await?;
         let mut found = Vec::new();
+        let mut ignored = Vec::new();
         if legacy {
             for (file, _) in &top.files {
                 if file.ends_with(".cfg") {
@@ -272,8 +284,11 @@ impl Target {
             }
         }
         for ns in &top.dirs {
-            if validate_k8s_name(NameKind::Namespace, ns).is_err() {
-                tracing::warn!(folder, namespace = %ns, "skipping a folder that is not a namespace name");
+            if let Err(e) = validate_k8s_name(NameKind::Namespace, ns) {
+                ignored.push(Ignored {
+                    path: format!("{folder}/{ns}"),
+                    reason: format!("not a namespace folder: {e}"),
+                });
                 continue;
             }
             let dir = format!("{folder}/{ns}");
@@ -293,11 +308,15 @@ impl Target {
             });
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        ignored.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(MetadataList {
+            files: out,
+            ignored,
+        })
     }
 
     /// Lists every VM backup metadata file, in both layouts.
-    pub async fn list_vm_backup_metadata(&self) -> Result<Vec<MetadataFile<VmBackupMetadata>>> {
+    pub async fn list_vm_backup_metadata(&self) -> Result<MetadataList<VmBackupMetadata>> {
         self.list_metadata(layout::HARVESTER_VMBACKUPS_DIR, true)
             .await
     }
@@ -349,7 +368,7 @@ impl Target {
     /// the paths written. Unreadable legacy files are left alone.
     pub async fn migrate_legacy_vm_backup_metadata(&self) -> Result<Vec<String>> {
         let mut moved = Vec::new();
-        for file in self.list_vm_backup_metadata().await? {
+        for file in self.list_vm_backup_metadata().await?.files {
             if file.layout != MetadataLayout::Legacy {
                 continue;
             }
@@ -365,7 +384,7 @@ impl Target {
     }
 
     /// Lists every VM image metadata file.
-    pub async fn list_vm_image_metadata(&self) -> Result<Vec<MetadataFile<VmImageMetadata>>> {
+    pub async fn list_vm_image_metadata(&self) -> Result<MetadataList<VmImageMetadata>> {
         self.list_metadata(layout::HARVESTER_VMIMAGES_DIR, false)
             .await
     }

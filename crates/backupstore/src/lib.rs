@@ -47,7 +47,7 @@ pub use import::{ImportOptions, ImportSummary};
 pub mod harvester;
 
 pub use harvester::{
-    MetadataFile, MetadataLayout, VmBackupMetadata, VmImageMetadata, VolumeBackupRef,
+    MetadataFile, MetadataLayout, MetadataList, VmBackupMetadata, VmImageMetadata, VolumeBackupRef,
 };
 pub mod backup_url;
 

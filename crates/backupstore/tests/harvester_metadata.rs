@@ -101,7 +101,7 @@ async fn legacy_flat_layout_is_read_listed_and_migrated() {
         .unwrap()
         .unwrap();
     assert_eq!(read.namespace, "default");
-    let listed = target.list_vm_backup_metadata().await.unwrap();
+    let listed = target.list_vm_backup_metadata().await.unwrap().files;
     assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|f| f.layout == MetadataLayout::Legacy));
     let broken = listed
@@ -119,7 +119,7 @@ async fn legacy_flat_layout_is_read_listed_and_migrated() {
         folder.join("broken.cfg").exists(),
         "unreadable files are left alone"
     );
-    let listed = target.list_vm_backup_metadata().await.unwrap();
+    let listed = target.list_vm_backup_metadata().await.unwrap().files;
     let namespaced: Vec<_> = listed
         .iter()
         .filter(|f| f.layout == MetadataLayout::Namespaced)
@@ -183,11 +183,27 @@ async fn hostile_metadata_is_rejected_with_the_file_named() {
         Error::TooLarge { .. }
     ));
 
-    // A folder that is not a namespace name is skipped when listing.
+    // A folder that is not a namespace name is not read, and the listing
+    // says it skipped it.
     std::fs::create_dir_all(folder.join("Not_A_Namespace")).unwrap();
     std::fs::write(folder.join("Not_A_Namespace/x.cfg"), sample().to_string()).unwrap();
     let listed = target.list_vm_backup_metadata().await.unwrap();
-    assert!(listed.iter().all(|f| !f.path.contains("Not_A_Namespace")));
+    assert!(
+        listed
+            .files
+            .iter()
+            .all(|f| !f.path.contains("Not_A_Namespace"))
+    );
+    assert_eq!(listed.ignored.len(), 1, "{:?}", listed.ignored);
+    assert_eq!(
+        listed.ignored[0].path,
+        "harvester/vmbackups/Not_A_Namespace"
+    );
+    assert!(
+        listed.ignored[0].reason.contains("not a namespace folder"),
+        "{}",
+        listed.ignored[0].reason
+    );
 
     let mut meta: VmBackupMetadata = serde_json::from_value(sample()).unwrap();
     meta.name = "../x".into();
@@ -222,7 +238,7 @@ async fn vm_image_metadata() {
             .unwrap(),
         Some(meta)
     );
-    let listed = target.list_vm_image_metadata().await.unwrap();
+    let listed = target.list_vm_image_metadata().await.unwrap().files;
     assert_eq!(listed.len(), 1);
     target
         .delete_vm_image_metadata("default", "image-abc")
@@ -240,8 +256,22 @@ async fn vm_image_metadata() {
 #[tokio::test]
 async fn an_empty_target_lists_nothing() {
     let (_dir, target) = local_target();
-    assert!(target.list_vm_backup_metadata().await.unwrap().is_empty());
-    assert!(target.list_vm_image_metadata().await.unwrap().is_empty());
+    assert!(
+        target
+            .list_vm_backup_metadata()
+            .await
+            .unwrap()
+            .files
+            .is_empty()
+    );
+    assert!(
+        target
+            .list_vm_image_metadata()
+            .await
+            .unwrap()
+            .files
+            .is_empty()
+    );
     assert!(target.list_volumes().await.unwrap().volumes.is_empty());
     assert!(target.list_backups("vol").await.unwrap().backups.is_empty());
     assert!(target.volume_config_opt("vol").await.unwrap().is_none());

@@ -136,7 +136,10 @@ async fn s3_target_end_to_end() {
     }))
     .unwrap();
     target.write_vm_backup_metadata(&meta).await.unwrap();
-    assert_eq!(target.list_vm_backup_metadata().await.unwrap().len(), 1);
+    assert_eq!(
+        target.list_vm_backup_metadata().await.unwrap().files.len(),
+        1
+    );
 
     let d = target
         .delete_backup("pvc-s3-test", &first.backup)

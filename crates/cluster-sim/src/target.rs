@@ -275,7 +275,7 @@ impl TargetServer {
             }
             listing.volumes.insert(volume, v);
         }
-        for file in self.run(self.target.list_vm_backup_metadata())? {
+        for file in self.run(self.target.list_vm_backup_metadata())?.files {
             let decoded = file.content.map_err(|e| e.to_string()).and_then(|m| {
                 serde_json::to_value(&m)
                     .and_then(serde_json::from_value::<VmBackupMetadata>)

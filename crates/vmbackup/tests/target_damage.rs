@@ -565,3 +565,30 @@ fn import_refuses_what_is_not_a_disk_image_without_hanging() {
         files_below(&target)
     );
 }
+
+#[test]
+fn ls_reports_folders_it_skips() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _) = target_with_backup(work.path());
+    // A folder under harvester/vmbackups whose name cannot be a namespace
+    // (another tool's, or a typo) is not read, and `ls` says so.
+    let stray = Path::new(&target).join("harvester/vmbackups/Old_Backups");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("vm1-b1.cfg"), b"{}").unwrap();
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    let ignored = listing["ignored"].as_array().unwrap();
+    assert!(
+        ignored
+            .iter()
+            .any(|i| i["path"] == "harvester/vmbackups/Old_Backups"
+                && i["reason"]
+                    .as_str()
+                    .unwrap()
+                    .contains("not a namespace folder")),
+        "{out}"
+    );
+    assert!(listing["vmBackups"].as_array().unwrap().is_empty(), "{out}");
+}

@@ -244,7 +244,7 @@ async fn list(url: &str, options: &TargetOptions, notes: &mut Vec<Note>) -> Targ
     counter.finish();
     match target.list_vm_backup_metadata().await {
         Ok(files) => {
-            for file in files {
+            for file in files.files {
                 let decoded = file.content.map_err(|e| e.to_string()).and_then(|m| {
                     serde_json::to_value(&m)
                         .and_then(serde_json::from_value::<VmBackupMetadata>)

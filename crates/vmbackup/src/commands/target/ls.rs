@@ -126,7 +126,12 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
         })
         .collect();
     let mut vm_backups = Vec::new();
-    for file in target.list_vm_backup_metadata().await? {
+    let metadata = target.list_vm_backup_metadata().await?;
+    ignored.extend(metadata.ignored.into_iter().map(|i| IgnoredEntry {
+        path: i.path,
+        reason: i.reason,
+    }));
+    for file in metadata.files {
         let layout = match file.layout {
             MetadataLayout::Namespaced => "namespaced",
             MetadataLayout::Legacy => "legacy",
