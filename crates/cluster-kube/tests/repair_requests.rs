@@ -75,7 +75,7 @@ fn vmbackup_patch_body(steps: &[vmbackup_engine::Step]) -> Value {
     let Action::Patch { patch, .. } = &steps[2].action else {
         panic!("step 2 is not the VMBackup patch: {:?}", steps[2]);
     };
-    let mut body = patch.clone();
+    let mut body = patch.to_value();
     body["metadata"]["resourceVersion"] = json!("20");
     body["metadata"]["uid"] = json!("vmb-uid");
     body

@@ -218,14 +218,14 @@ pub fn execute(env: &mut Env, action: &Action) -> Result<(), ActionError> {
             patch,
         } => Ok(env
             .store
-            .merge_patch(target, precondition, patch, Part::Main)?),
+            .merge_patch(target, precondition, &patch.to_value(), Part::Main)?),
         Action::PatchStatus {
             target,
             precondition,
             patch,
         } => Ok(env
             .store
-            .merge_patch(target, precondition, patch, Part::Status)?),
+            .merge_patch(target, precondition, &patch.to_value(), Part::Status)?),
         Action::Delete {
             target,
             precondition,

@@ -514,7 +514,7 @@ impl<'a> Story<'a> {
             let retained = repair.iter().position(|a| {
                 matches!(a, vmbackup_engine::Action::Patch { target, patch, .. }
                     if target.name == *name
-                        && patch.pointer("/spec/deletionPolicy").and_then(|v| v.as_str()) == Some("Retain"))
+                        && patch.string_at("/spec/deletionPolicy").as_deref() == Some("Retain"))
             });
             let deleted = repair.iter().position(|a| {
                 matches!(a, vmbackup_engine::Action::Delete { target, .. }

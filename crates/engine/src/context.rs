@@ -12,7 +12,7 @@ use vmbackup_api::object::ToValue;
 use vmbackup_api::wellknown;
 
 use crate::finding::{Code, Finding, Severity};
-use crate::merge_patch;
+use crate::merge_patch::{self, MergePatch};
 use crate::naming;
 use crate::object::{Kind, Object, ObjectRef};
 use crate::plan::{Action, Precondition, Reconciler, Requeue, Step};
@@ -389,9 +389,11 @@ pub fn patch_action<T: ToValue + PartialEq>(
     let from = before.to_value().ok()?;
     let to = after.to_value().ok()?;
     let patch = merge_patch::diff_owned(&from, to)?;
+    drop(from);
     let only_status = patch
         .as_object()
         .is_some_and(|m| m.len() == 1 && m.contains_key("status"));
+    let patch = MergePatch::from(&patch);
     let precondition = pinned(meta);
     Some(if only_status {
         Action::PatchStatus {

@@ -2,8 +2,90 @@
 //! into another, and apply a patch. Reconcilers compute the object they
 //! want; the patch sent is the difference, so an object already as wanted
 //! gives no action at all.
+//!
+//! A plan holds its patches as [`MergePatch`]: the patch as compact JSON
+//! text, which costs a fraction of a JSON value tree.
 
+use std::fmt;
+
+use serde::Serialize;
 use serde_json::{Map, Value};
+
+/// A JSON merge patch as compact JSON text, written as `serde_json` writes
+/// the patch's value (object keys sorted, no spaces).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct MergePatch(Box<str>);
+
+impl MergePatch {
+    /// The patch as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The patch as a JSON value.
+    pub fn to_value(&self) -> Value {
+        // The text was written from a value: it always reads back.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+
+    /// The string at `pointer` (RFC 6901) in the patch, if there is one.
+    pub fn string_at(&self, pointer: &str) -> Option<String> {
+        self.to_value()
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// Applies the patch to `target` ([`apply`]).
+    pub fn apply_to(&self, target: &mut Value) {
+        apply(target, &self.to_value());
+    }
+
+    /// Merges a later patch of the same object into this one, by applying
+    /// it to this patch ([`apply`]).
+    pub fn merge(&mut self, later: &MergePatch) {
+        let mut value = self.to_value();
+        apply(&mut value, &later.to_value());
+        *self = MergePatch::from(&value);
+    }
+}
+
+impl From<&Value> for MergePatch {
+    fn from(value: &Value) -> Self {
+        MergePatch(value.to_string().into_boxed_str())
+    }
+}
+
+impl From<Value> for MergePatch {
+    fn from(value: Value) -> Self {
+        MergePatch::from(&value)
+    }
+}
+
+impl PartialEq<Value> for MergePatch {
+    fn eq(&self, other: &Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl fmt::Display for MergePatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MergePatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Written as the JSON value it holds, in any format.
+impl Serialize for MergePatch {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
 
 /// The merge patch that turns `from` into `to`, or `None` when they are
 /// equal. Keys missing from `to` become `null`; arrays and scalars are
@@ -157,6 +239,48 @@ mod tests {
         let mut target = json!(["a", "b"]);
         apply(&mut target, &json!({"a": "b", "c": null}));
         assert_eq!(target, json!({"a": "b"}));
+    }
+
+    #[test]
+    fn a_merge_patch_is_written_as_its_value() {
+        let value = json!({"status": {"volumeBackups": [{"name": "a", "size": 1.5}], "x": null},
+            "metadata": {"annotations": {"b": "2", "a": "1"}}});
+        let patch = MergePatch::from(&value);
+        assert_eq!(patch.as_str(), value.to_string());
+        assert_eq!(patch.to_string(), value.to_string());
+        assert_eq!(patch.to_value(), value);
+        assert_eq!(patch, value);
+        assert_eq!(
+            serde_json::to_string(&patch).unwrap(),
+            serde_json::to_string(&value).unwrap()
+        );
+        assert_eq!(
+            serde_yaml_ng::to_string(&patch).unwrap(),
+            serde_yaml_ng::to_string(&value).unwrap()
+        );
+        assert_eq!(
+            patch.string_at("/metadata/annotations/a").as_deref(),
+            Some("1")
+        );
+        assert_eq!(patch.string_at("/status/x"), None);
+    }
+
+    #[test]
+    fn merging_patches_applies_the_later_one_to_the_first() {
+        let mut first = MergePatch::from(json!({"spec": {"a": 1, "b": 2}, "status": {"c": [1]}}));
+        first.merge(&MergePatch::from(
+            json!({"spec": {"b": 3}, "status": {"c": [2]}}),
+        ));
+        assert_eq!(
+            first,
+            json!({"spec": {"a": 1, "b": 3}, "status": {"c": [2]}})
+        );
+        let mut target = json!({"spec": {"a": 0, "z": 9}});
+        first.apply_to(&mut target);
+        assert_eq!(
+            target,
+            json!({"spec": {"a": 1, "b": 3, "z": 9}, "status": {"c": [2]}})
+        );
     }
 
     fn arb_json() -> impl Strategy<Value = Value> {

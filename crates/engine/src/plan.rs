@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::finding::Finding;
+use crate::merge_patch::MergePatch;
 use crate::object::{Object, ObjectRef};
 
 /// Which reconciler produced an action.
@@ -67,7 +68,7 @@ pub enum Action {
         /// Must still hold.
         precondition: Precondition,
         /// The merge patch.
-        patch: serde_json::Value,
+        patch: MergePatch,
     },
     /// Apply a JSON merge patch to the object's status. For kinds without a
     /// status subresource (see [`crate::object::Kind::has_status_subresource`])
@@ -78,7 +79,7 @@ pub enum Action {
         /// Must still hold.
         precondition: Precondition,
         /// The merge patch, rooted at the object (so it has a `status` key).
-        patch: serde_json::Value,
+        patch: MergePatch,
     },
     /// Delete the object.
     Delete {

@@ -7,7 +7,6 @@ use vmbackup_api::wellknown;
 
 use crate::context::{Ctx, Options, Out, pinned};
 use crate::finding::sort_findings;
-use crate::merge_patch;
 use crate::object::{Kind, ObjectRef};
 use crate::plan::{Action, Plan, Reconciler, Step};
 use crate::reconcile;
@@ -86,7 +85,7 @@ fn coalesce(mut steps: Vec<Step>) -> Vec<Step> {
                     Action::Patch { patch, .. } | Action::PatchStatus { patch, .. },
                 ) = (&mut head[at].action, &tail[0].action)
                 {
-                    merge_patch::apply(first, patch);
+                    first.merge(patch);
                 }
             }
         }
@@ -109,9 +108,7 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
         match &step.action {
             Action::Patch { target, patch, .. }
                 if target.kind == Kind::VolumeSnapshotContent
-                    && patch
-                        .pointer("/spec/deletionPolicy")
-                        .and_then(|v| v.as_str())
+                    && patch.string_at("/spec/deletionPolicy").as_deref()
                         == Some(wellknown::DELETION_POLICY_RETAIN) =>
             {
                 retained.insert(target);
@@ -129,7 +126,7 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
                             action: Action::Patch {
                                 target: target.clone(),
                                 precondition: pinned(&c.metadata),
-                                patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                                patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}).into(),
                             },
                             reason: "keep backup data: set Retain before deleting the content"
                                 .into(),

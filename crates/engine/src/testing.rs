@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
 
-use crate::merge_patch;
 use crate::metadata::VmBackupMetadata;
 use crate::object::{Object, ObjectRef};
 use crate::plan::{Action, Precondition, Step};
@@ -187,7 +186,7 @@ fn apply_one(
             };
             check(i, target, existing, precondition)?;
             let mut value = existing.to_value();
-            merge_patch::apply(&mut value, patch);
+            patch.apply_to(&mut value);
             let mut patched = Object::from_value(value).map_err(|e| ApplyError::Invalid {
                 step: i,
                 target: target.to_string(),

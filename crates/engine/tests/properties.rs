@@ -344,7 +344,7 @@ fn nothing_lost(view: &View, p: &Plan) -> Result<(), String> {
             }
             Action::Patch { target, patch, .. }
                 if target.kind == Kind::VolumeSnapshotContent
-                    && patch.pointer("/spec/deletionPolicy") == Some(&json!("Retain")) =>
+                    && patch.string_at("/spec/deletionPolicy").as_deref() == Some("Retain") =>
             {
                 retained.insert(target.name.clone());
             }

@@ -234,8 +234,8 @@ fn replace(policy: Option<&str>) -> (World, Vec<String>, Vec<String>) {
         panic!("{stop}")
     };
     assert_eq!(
-        patch,
-        &serde_json::json!({"spec": {"runStrategy": "Halted"}})
+        *patch,
+        serde_json::json!({"spec": {"runStrategy": "Halted"}})
     );
     assert_eq!(precondition.uid.as_deref(), Some("uid-vm1"));
     let last = w.run(20);

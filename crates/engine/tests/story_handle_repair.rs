@@ -80,7 +80,7 @@ fn repair_creates_a_correct_pair_relinks_and_retires_the_old_one_retain_first() 
     let Action::Patch { patch, .. } = &p.steps[3].action else {
         panic!()
     };
-    assert_eq!(patch["spec"]["deletionPolicy"], "Retain");
+    assert_eq!(patch.to_value()["spec"]["deletionPolicy"], "Retain");
 
     // The VMBackup points at the new pair; the Longhorn backup is untouched.
     let vmb = after.vmbackup("default", VMB).unwrap();

@@ -121,14 +121,14 @@ pub fn render_step(step: &Step) -> Rendered {
             precondition,
             patch,
         } if is_custom_resource(target.kind) => {
-            Rendered::Document(patch_document(target, precondition, patch))
+            Rendered::Document(patch_document(target, precondition, &patch.to_value()))
         }
         Action::PatchStatus {
             target,
             precondition,
             patch,
         } if is_custom_resource(target.kind) && !target.kind.has_status_subresource() => {
-            Rendered::Document(patch_document(target, precondition, patch))
+            Rendered::Document(patch_document(target, precondition, &patch.to_value()))
         }
         Action::Patch { target, patch, .. } => Rendered::Command(format!(
             "kubectl patch {} --type=merge -p {}",
@@ -287,7 +287,7 @@ mod tests {
         let Rendered::Command(c) = render_step(&step(Action::PatchStatus {
             target: vs,
             precondition: pinned(),
-            patch: json!({"status": {"readyToUse": true}}),
+            patch: json!({"status": {"readyToUse": true}}).into(),
         })) else {
             panic!()
         };
@@ -299,7 +299,7 @@ mod tests {
         let Rendered::Command(c) = render_step(&step(Action::Patch {
             target: pvc,
             precondition: pinned(),
-            patch: json!({"metadata": {"labels": {"a": "it's"}}}),
+            patch: json!({"metadata": {"labels": {"a": "it's"}}}).into(),
         })) else {
             panic!()
         };
@@ -354,7 +354,7 @@ mod tests {
             step(Action::Patch {
                 target: ObjectRef::cluster(Kind::VolumeSnapshotContent, "c2"),
                 precondition: Precondition::none(),
-                patch: json!({"spec": {"deletionPolicy": "Retain"}}),
+                patch: json!({"spec": {"deletionPolicy": "Retain"}}).into(),
             }),
         ];
         assert!(kubectl_yaml(&steps, &[]).unwrap().contains("CAUTION"));

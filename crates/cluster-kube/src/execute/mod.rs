@@ -173,7 +173,7 @@ impl<'a> Executor<'a> {
                 precondition,
                 patch,
             } => {
-                self.patch(&at, target, precondition, patch, false, own)
+                self.patch(&at, target, precondition, &patch.to_value(), false, own)
                     .await
             }
             Action::PatchStatus {
@@ -181,7 +181,7 @@ impl<'a> Executor<'a> {
                 precondition,
                 patch,
             } => {
-                self.patch(&at, target, precondition, patch, true, own)
+                self.patch(&at, target, precondition, &patch.to_value(), true, own)
                     .await
             }
             Action::Delete {

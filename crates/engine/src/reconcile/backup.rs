@@ -573,7 +573,7 @@ fn retire_replaced(
                 Action::Patch {
                     target: ObjectRef::cluster(Kind::VolumeSnapshotContent, name_of(&c.metadata)),
                     precondition: crate::context::pinned(&c.metadata),
-                    patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                    patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}).into(),
                 },
                 format!("keep the backup data when retiring the content of replaced volume backup {vb_name}"),
             ));
@@ -1266,7 +1266,7 @@ fn finalize(ctx: &Ctx, vmb: &VirtualMachineBackup, out: &mut Out) {
                         Action::Patch {
                             target: ObjectRef::cluster(Kind::VolumeSnapshotContent, name_of(&c.metadata)),
                             precondition: crate::context::pinned(&c.metadata),
-                            patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                            patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}).into(),
                         },
                         format!("backup {ns}/{name} belongs to another backup target: keep its data there"),
                     );
@@ -1304,7 +1304,7 @@ fn finalize(ctx: &Ctx, vmb: &VirtualMachineBackup, out: &mut Out) {
         Action::Patch {
             target: r,
             precondition: crate::context::pinned(&vmb.metadata),
-            patch: serde_json::json!({"metadata": {"finalizers": remaining}}),
+            patch: serde_json::json!({"metadata": {"finalizers": remaining}}).into(),
         },
         format!("clean-up of VMBackup {ns}/{name} done: release it"),
     );

@@ -240,7 +240,7 @@ fn stale_restore_objects(ctx: &Ctx, out: &mut Out) {
                 Action::Patch {
                     target: ObjectRef::cluster(Kind::VolumeSnapshotContent, name_of(&c.metadata)),
                     precondition: pinned(&c.metadata),
-                    patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}),
+                    patch: serde_json::json!({"spec": {"deletionPolicy": wellknown::DELETION_POLICY_RETAIN}}).into(),
                 },
                 "keep the backup data before removing a stale restore content",
             );

@@ -497,7 +497,7 @@ fn request_longhorn_sync(ctx: &Ctx, out: &mut Out) {
         Action::Patch {
             target: ObjectRef::new(Kind::LonghornBackupTarget, bt.metadata.namespace.as_deref(), wellknown::LONGHORN_DEFAULT_BACKUP_TARGET),
             precondition: pinned(&bt.metadata),
-            patch: serde_json::json!({"spec": {"syncRequestedAt": ctx.now_text}}),
+            patch: serde_json::json!({"spec": {"syncRequestedAt": ctx.now_text}}).into(),
         },
         "ask Longhorn to sync Backup objects from the target for backups waiting to be rediscovered",
     );

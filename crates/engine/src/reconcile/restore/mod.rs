@@ -1176,7 +1176,7 @@ fn finalize(ctx: &Ctx, vmr: &VirtualMachineRestore, out: &mut Out) {
         Action::Patch {
             target: ObjectRef::namespaced(Kind::VirtualMachineRestore, ns, name),
             precondition: pinned(&vmr.metadata),
-            patch: serde_json::json!({"metadata": {"finalizers": remaining}}),
+            patch: serde_json::json!({"metadata": {"finalizers": remaining}}).into(),
         },
         format!("clean-up of VMRestore {ns}/{name} done: release it"),
     );
