@@ -8,12 +8,11 @@
 //! [`PvcSpec::from_k8s`].
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::meta::{EmbeddedObjectMeta, TypedLocalObjectReference};
-use crate::{Extra, preserving_serde};
+use crate::{Extra, StringMap, preserving_serde};
 
 pub use k8s_openapi::api::core::v1::{
     Namespace, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimSpec,
@@ -197,9 +196,9 @@ impl PvcSpec {
 #[serde(remote = "Self", rename_all = "camelCase")]
 pub struct VolumeResources {
     /// Minimum resources, e.g. `storage: 10Gi`.
-    pub requests: Option<BTreeMap<String, String>>,
+    pub requests: Option<StringMap>,
     /// Maximum resources.
-    pub limits: Option<BTreeMap<String, String>>,
+    pub limits: Option<StringMap>,
     /// Fields not modelled here.
     #[serde(flatten)]
     pub extra: Extra,

@@ -27,6 +27,7 @@ pub mod meta;
 pub mod object;
 pub mod schema;
 pub mod snapshot;
+pub mod string_map;
 pub mod wellknown;
 
 pub use extra::Extra;
@@ -37,3 +38,4 @@ pub use harvester::{
 };
 pub use object::TypeInfo;
 pub use snapshot::{VolumeSnapshot, VolumeSnapshotClass, VolumeSnapshotContent};
+pub use string_map::StringMap;

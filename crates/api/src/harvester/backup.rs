@@ -12,7 +12,7 @@ use super::condition::{self, Condition};
 use crate::core::PvcSpec;
 use crate::kubevirt::VirtualMachineSpec;
 use crate::meta::{EmbeddedObjectMeta, ErrorInfo, TypedLocalObjectReference};
-use crate::{Extra, k8s_object, preserving_serde, wellknown};
+use crate::{Extra, StringMap, k8s_object, preserving_serde, wellknown};
 
 /// A Harvester VM backup (`harvesterhci.io/v1beta1`, short names
 /// `vmbackup`, `vmbackups`). Backups and VM snapshots share this kind and
@@ -146,7 +146,7 @@ pub struct VirtualMachineBackupStatus {
     /// The backup target at creation time (backups only).
     pub backup_target: Option<BackupTargetRef>,
     /// CSI driver name → VolumeSnapshotClass name used.
-    pub csi_driver_volume_snapshot_class_names: Option<BTreeMap<String, String>>,
+    pub csi_driver_volume_snapshot_class_names: Option<StringMap>,
     /// The VM as it was: metadata subset and full spec.
     pub source: Option<VirtualMachineSourceSpec>,
     /// One entry per backed-up PVC volume.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use vmbackup_api::harvester::{SecretBackup, VirtualMachineSourceSpec, VolumeBackup};
 use vmbackup_api::meta::{EmbeddedObjectMeta, ErrorInfo};
 use vmbackup_api::wellknown;
-use vmbackup_api::{BackupType, VirtualMachineBackup, VirtualMachineBackupStatus};
+use vmbackup_api::{BackupType, StringMap, VirtualMachineBackup, VirtualMachineBackupStatus};
 
 use crate::build;
 use crate::conditions;
@@ -279,7 +279,7 @@ fn initial_status(
     Ok(VirtualMachineBackupStatus {
         source_uid: vm.metadata.uid.clone(),
         backup_target,
-        csi_driver_volume_snapshot_class_names: Some(drivers),
+        csi_driver_volume_snapshot_class_names: Some(drivers.into()),
         source: Some(VirtualMachineSourceSpec {
             metadata: Some(EmbeddedObjectMeta {
                 name: vm.metadata.name.clone(),
@@ -1014,9 +1014,9 @@ fn readiness(ctx: &Ctx, want: &mut VirtualMachineBackup, unit: &mut Unit, out: &
         if status
             .csi_driver_volume_snapshot_class_names
             .as_ref()
-            .is_none_or(BTreeMap::is_empty)
+            .is_none_or(StringMap::is_empty)
         {
-            let map: BTreeMap<String, String> = vbs
+            let map: StringMap = vbs
                 .iter()
                 .filter_map(|vb| {
                     ctx.class_for(&vb.csi_driver_name, is_backup)
