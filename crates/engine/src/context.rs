@@ -330,7 +330,7 @@ impl Out {
     pub fn step(&mut self, reconciler: Reconciler, action: Action, reason: impl Into<String>) {
         self.steps.push(Step {
             action,
-            reason: reason.into(),
+            reason: crate::finding::exact(reason.into()),
             reconciler,
         });
     }

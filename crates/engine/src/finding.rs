@@ -155,21 +155,21 @@ impl Finding {
     /// Sets what is wrong.
     #[must_use]
     pub fn message(mut self, text: impl Into<String>) -> Self {
-        self.message = text.into();
+        self.message = exact(text.into());
         self
     }
 
     /// Sets what will fail because of it.
     #[must_use]
     pub fn impact(mut self, text: impl Into<String>) -> Self {
-        self.impact = text.into();
+        self.impact = exact(text.into());
         self
     }
 
     /// Sets the fix.
     #[must_use]
     pub fn fix(mut self, text: impl Into<String>) -> Self {
-        self.fix = text.into();
+        self.fix = exact(text.into());
         self
     }
 
@@ -199,6 +199,13 @@ impl fmt::Display for Finding {
             self.severity, self.code, self.object, self.message
         )
     }
+}
+
+/// `text` without spare capacity: a plan may hold tens of thousands of
+/// texts, and formatting leaves room to grow.
+pub(crate) fn exact(mut text: String) -> String {
+    text.shrink_to_fit();
+    text
 }
 
 #[cfg(test)]

@@ -74,7 +74,10 @@ impl VmBackupMetadata {
     /// The file contents, as JSON.
     pub fn to_json(&self) -> String {
         // Plain data: serialising to a string cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut json = serde_json::to_string(self).unwrap_or_default();
+        // Plans hold one document per backup to write: no spare capacity.
+        json.shrink_to_fit();
+        json
     }
 
     /// Whether two documents describe the same backup (what Harvester

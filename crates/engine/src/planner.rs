@@ -7,7 +7,7 @@ use vmbackup_api::wellknown;
 
 use crate::context::{Ctx, Options, Out, pinned};
 use crate::finding::sort_findings;
-use crate::object::{Kind, ObjectRef};
+use crate::object::{Kind, Object, ObjectRef};
 use crate::plan::{Action, Plan, Reconciler, Step};
 use crate::reconcile;
 use crate::target::TargetFacts;
@@ -38,6 +38,26 @@ pub fn plan(view: &View, target: &TargetFacts, now: DateTime<Utc>, options: &Opt
     }
 }
 
+/// `(kind, namespace, name)` of an object, borrowed: what tells two
+/// [`ObjectRef`]s apart (the `apiVersion` follows from the kind).
+type RefKey<'a> = (Kind, Option<&'a str>, &'a str);
+
+fn ref_key(r: &ObjectRef) -> RefKey<'_> {
+    (r.kind, r.namespace.as_deref(), &r.name)
+}
+
+/// [`ref_key`] of [`Object::reference`], without building the reference.
+fn object_key(object: &Object) -> RefKey<'_> {
+    let kind = object.kind();
+    let meta = object.meta();
+    let namespace = match (kind.namespaced(), meta.namespace.as_deref()) {
+        (true, Some(ns)) => Some(ns),
+        (true, None) => Some("default"),
+        (false, _) => None,
+    };
+    (kind, namespace, meta.name.as_deref().unwrap_or_default())
+}
+
 /// One mutation per object: later patches of an object already patched are
 /// merged into the first; repeated deletes and creates are dropped. Done in
 /// place: a plan's steps are not copied.
@@ -47,31 +67,44 @@ fn coalesce(mut steps: Vec<Step>) -> Vec<Step> {
         Drop,
         MergeInto(usize),
     }
-    let mut deleted = BTreeSet::new();
-    let mut created = BTreeSet::new();
-    // Position among the kept steps of the first patch (and first status
-    // patch) per object.
-    let mut patched: BTreeMap<(bool, ObjectRef), usize> = BTreeMap::new();
-    let mut kept = 0;
-    for i in 0..steps.len() {
-        let fate = match &steps[i].action {
-            Action::Patch { target, .. } | Action::PatchStatus { target, .. } => {
-                let key = (
-                    matches!(steps[i].action, Action::PatchStatus { .. }),
-                    target.clone(),
-                );
-                match patched.get(&key) {
-                    Some(&at) => Fate::MergeInto(at),
-                    None => {
-                        patched.insert(key, kept);
-                        Fate::Keep
+    // Every step's fate, decided on borrowed references.
+    let fates: Vec<Fate> = {
+        let mut deleted = BTreeSet::new();
+        let mut created = BTreeSet::new();
+        // Position among the kept steps of the first patch (and first
+        // status patch) per object.
+        let mut patched: BTreeMap<(bool, RefKey<'_>), usize> = BTreeMap::new();
+        let mut kept = 0;
+        steps
+            .iter()
+            .map(|step| {
+                let fate = match &step.action {
+                    Action::Patch { target, .. } | Action::PatchStatus { target, .. } => {
+                        let key = (
+                            matches!(step.action, Action::PatchStatus { .. }),
+                            ref_key(target),
+                        );
+                        match patched.get(&key) {
+                            Some(&at) => Fate::MergeInto(at),
+                            None => {
+                                patched.insert(key, kept);
+                                Fate::Keep
+                            }
+                        }
                     }
+                    Action::Delete { target, .. } if !deleted.insert(ref_key(target)) => Fate::Drop,
+                    Action::Create { object } if !created.insert(object_key(object)) => Fate::Drop,
+                    _ => Fate::Keep,
+                };
+                if matches!(fate, Fate::Keep) {
+                    kept += 1;
                 }
-            }
-            Action::Delete { target, .. } if !deleted.insert(target.clone()) => Fate::Drop,
-            Action::Create { object } if !created.insert(object.reference()) => Fate::Drop,
-            _ => Fate::Keep,
-        };
+                fate
+            })
+            .collect()
+    };
+    let mut kept = 0;
+    for (i, fate) in fates.into_iter().enumerate() {
         match fate {
             Fate::Keep => {
                 steps.swap(kept, i);
@@ -153,4 +186,25 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_object_key_is_the_key_of_its_reference() {
+        for value in [
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": "s"}, "spec": {"source": {}}}),
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+                "metadata": {"name": "s", "namespace": "ns"}, "spec": {"source": {}}}),
+            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
+                "metadata": {"name": "c", "namespace": "ignored"}, "spec": {"source": {}, "volumeSnapshotRef": {}}}),
+        ] {
+            let object = Object::from_value(value).unwrap();
+            assert_eq!(object_key(&object), ref_key(&object.reference()));
+        }
+    }
 }
