@@ -5,22 +5,32 @@ use assert_cmd::Command;
 
 #[test]
 fn warnings_written_to_a_pipe_carry_no_colour_codes() {
-    let target = tempfile::tempdir().unwrap();
-    // A metadata folder whose name is not a namespace: listing warns about it.
-    std::fs::create_dir_all(target.path().join("harvester/vmbackups/Not_A_Namespace")).unwrap();
-    std::fs::create_dir_all(target.path().join("backupstore")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(&target).unwrap();
+    let image = dir.path().join("disk.raw");
+    std::fs::write(&image, vec![7u8; 8192]).unwrap();
+    // A fingerprint cache "directory" that is a file: the import warns that
+    // it cannot use it, and goes on hashing every block.
+    let not_a_dir = dir.path().join("cache");
+    std::fs::write(&not_a_dir, b"not a directory").unwrap();
 
     let out = Command::cargo_bin("vmbackup")
         .unwrap()
-        .args(["target", "ls", "--target"])
-        .arg(target.path())
+        .args(["target", "import", "--volume", "vol", "--target"])
+        .arg(&target)
+        .arg("--from")
+        .arg(&image)
+        .arg("--cache-dir")
+        .arg(&not_a_dir)
         .env("VMBACKUP_LOG", "warn")
         .output()
         .unwrap();
+    assert!(out.status.success(), "import failed: {out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("Not_A_Namespace") || stderr.contains("not a namespace"),
-        "expected the listing to warn about the folder, stderr was: {stderr}"
+        stderr.contains("fingerprint cache unusable"),
+        "expected the import to warn about the cache, stderr was: {stderr}"
     );
     assert!(
         !stderr.contains('\u{1b}'),
