@@ -72,12 +72,7 @@ async fn a_listing_follows_continue_tokens_across_three_pages() {
     let loaded = load(&client, &options(2), &NoProgress).await.unwrap();
     drop(client);
     server.await.unwrap();
-    let names: Vec<&str> = loaded
-        .view
-        .vmbackups()
-        .keys()
-        .map(|(_, n)| n.as_str())
-        .collect();
+    let names: Vec<&str> = loaded.view.vmbackups().keys().map(|(_, n)| n).collect();
     assert_eq!(names, ["b1", "b2", "b3", "b4", "b5"]);
     assert_eq!(
         listing(&loaded, Kind::VirtualMachineBackup),

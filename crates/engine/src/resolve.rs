@@ -288,8 +288,8 @@ fn pvc_named(view: &View, name: &str) -> Option<PvcEvidence> {
     let from_pvc = view.pvcs_named(name).find_map(|((ns, n), pvc)| {
         let bound = pvc.spec.as_ref().and_then(|s| s.volume_name.clone());
         (bound.as_deref() != Some(name)).then(|| PvcEvidence {
-            namespace: ns.clone(),
-            name: n.clone(),
+            namespace: ns.to_owned(),
+            name: n.to_owned(),
             bound_volume: bound,
             vm: None,
         })
@@ -298,10 +298,10 @@ fn pvc_named(view: &View, name: &str) -> Option<PvcEvidence> {
         view.vms_claiming(name)
             .next()
             .map(|((ns, vm), _)| PvcEvidence {
-                namespace: ns.clone(),
+                namespace: ns.to_owned(),
                 name: name.to_owned(),
                 bound_volume: None,
-                vm: Some(vm.clone()),
+                vm: Some(vm.to_owned()),
             })
     })
 }

@@ -51,7 +51,11 @@ fn serious(p: &Plan) -> Vec<String> {
 }
 
 fn longhorn_backups(w: &World) -> Vec<String> {
-    w.view.longhorn_backups().keys().cloned().collect()
+    w.view
+        .longhorn_backups()
+        .keys()
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]

@@ -95,7 +95,12 @@ fn a_second_cluster_sharing_the_target_rediscovers_the_backup_and_restores_it_in
 #[test]
 fn disconnecting_the_target_makes_backups_not_ready_and_reconnecting_makes_them_ready_again() {
     let mut a = cluster_a();
-    let lhbs: Vec<String> = a.view.longhorn_backups().keys().cloned().collect();
+    let lhbs: Vec<String> = a
+        .view
+        .longhorn_backups()
+        .keys()
+        .map(str::to_owned)
+        .collect();
     a.target_online = false;
     let p = a.turn();
     assert!(p.findings.iter().any(|f| f.code == Code::TargetUnavailable));
@@ -120,7 +125,7 @@ fn disconnecting_the_target_makes_backups_not_ready_and_reconnecting_makes_them_
         a.view
             .longhorn_backups()
             .keys()
-            .cloned()
+            .map(str::to_owned)
             .collect::<Vec<_>>(),
         lhbs
     );

@@ -20,7 +20,7 @@ pub(crate) fn referenced(view: &View) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for ((ns, _), vm) in view.vms() {
         for name in vm_secrets(vm) {
-            out.insert((ns.clone(), name));
+            out.insert((ns.to_owned(), name));
         }
     }
     for ((ns, _), vmr) in view.vmrestores() {
@@ -29,7 +29,7 @@ pub(crate) fn referenced(view: &View) -> BTreeSet<(String, String)> {
         }
         let spec = &vmr.spec;
         let backup_ns = if spec.virtual_machine_backup_namespace.is_empty() {
-            ns.as_str()
+            ns
         } else {
             spec.virtual_machine_backup_namespace.as_str()
         };
@@ -49,7 +49,7 @@ pub(crate) fn referenced(view: &View) -> BTreeSet<(String, String)> {
             } else {
                 sb.name.clone()
             };
-            out.insert((ns.clone(), name));
+            out.insert((ns.to_owned(), name));
         }
     }
     out

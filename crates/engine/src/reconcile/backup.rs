@@ -41,26 +41,27 @@ pub const UNHEALTHY_MESSAGE: &str = "Change back to non-ready";
 /// Plans every VMBackup. `repair` holds the VMBackups whose broken handles
 /// are repaired in this plan.
 pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
-    for (key, vmb) in ctx.view.vmbackups() {
+    for ((ns, name), vmb) in ctx.view.vmbackups() {
         if deleting(&vmb.metadata) {
             finalize(ctx, vmb, out);
             continue;
         }
         let mut unit = Unit::default();
-        let want = desire(ctx, vmb, repair.contains(key), &mut unit, out);
-        let r = ObjectRef::namespaced(Kind::VirtualMachineBackup, &key.0, &key.1);
+        let key = (ns.to_owned(), name.to_owned());
+        let want = desire(ctx, vmb, repair.contains(&key), &mut unit, out);
+        let r = ObjectRef::namespaced(Kind::VirtualMachineBackup, ns, name);
         for (action, reason, who) in unit.creates {
             out.step(who, action, reason);
         }
-        if let Some(action) = patch_action(r, &vmb.metadata, vmb.as_ref(), &want) {
+        if let Some(action) = patch_action(r, &vmb.metadata, vmb, &want) {
             out.step(
                 R,
                 action,
                 unit.patch_reason
                     .unwrap_or_else(|| "update VM backup status".into()),
             );
-            if ctx.view.restores_of(&key.0, &key.1).next().is_some() {
-                out.planned_vmbackups.insert(key.clone(), want);
+            if ctx.view.restores_of(ns, name).next().is_some() {
+                out.planned_vmbackups.insert(key, want);
             }
         }
         for (action, reason) in unit.retires {

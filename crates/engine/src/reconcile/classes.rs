@@ -79,7 +79,7 @@ pub fn report(ctx: &Ctx, out: &mut Out) {
     if !view.is_listed(Kind::VolumeSnapshotClass) {
         return;
     }
-    let known: Vec<&str> = view.snapshot_classes().keys().map(String::as_str).collect();
+    let known: Vec<&str> = view.snapshot_classes().keys().collect();
     let mut missing = |r: ObjectRef, class: &str| {
         if view.snapshot_class(class).is_some() {
             return;

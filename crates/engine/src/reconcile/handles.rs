@@ -110,7 +110,7 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
         }
     }
     for (name, content) in view.contents() {
-        let user = users.get(name.as_str());
+        let user = users.get(name);
         let verdict = resolve::judge(view, content, user.and_then(|u| u.backup));
         if matches!(
             verdict,
@@ -285,7 +285,11 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
 pub fn repair_scope(ctx: &Ctx, options: &Options) -> BTreeSet<Key> {
     let view = ctx.view;
     let mut scope: BTreeSet<Key> = match &options.repair {
-        RepairScope::All => view.vmbackups().keys().cloned().collect(),
+        RepairScope::All => view
+            .vmbackups()
+            .keys()
+            .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+            .collect(),
         RepairScope::Only(keys) => keys.clone(),
         RepairScope::WhenNeeded => BTreeSet::new(),
     };

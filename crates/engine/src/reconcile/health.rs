@@ -167,10 +167,7 @@ fn orphan_backups(ctx: &Ctx, out: &mut Out) {
         }
     }
     for (name, b) in view.longhorn_backups() {
-        if deleting(&b.metadata)
-            || referenced.contains(name.as_str())
-            || from_handles.contains(name)
-        {
+        if deleting(&b.metadata) || referenced.contains(name) || from_handles.contains(name) {
             continue;
         }
         let csi = b
@@ -208,7 +205,7 @@ fn stale_restore_objects(ctx: &Ctx, out: &mut Out) {
         else {
             continue;
         };
-        let vmr = view.vmrestores().get(&(ns.clone(), owner.name.clone()));
+        let vmr = view.vmrestores().get(ns, &owner.name);
         let stale = match vmr {
             None => true,
             Some(vmr) => {

@@ -7,9 +7,9 @@
 //! treats every kind it saw as listed; shells that list everything use
 //! [`ViewBuilder::all_listed`].
 
-use std::borrow::Borrow;
-use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
+mod store;
+
+use std::collections::BTreeSet;
 
 use vmbackup_api::core::{
     Lossless, Namespace, PersistentVolume, PersistentVolumeClaim, Secret, StorageClass,
@@ -23,114 +23,95 @@ use vmbackup_api::{
 };
 
 use crate::object::{Kind, Object, ObjectRef};
+use store::Lookup;
+pub use store::{HasMeta, Named, Namespaced};
 
-/// `(namespace, name)` of a namespaced object.
+/// `(namespace, name)` of a namespaced object, owned.
 pub type Key = (String, String);
 
-/// A `(namespace, name)` pair, owned ([`Key`]) or borrowed, so that maps
-/// keyed by [`Key`] are searched without allocating a key.
-trait Pair {
-    fn pair(&self) -> (&str, &str);
-}
-
-impl Pair for Key {
-    fn pair(&self) -> (&str, &str) {
-        (&self.0, &self.1)
-    }
-}
-
-impl Pair for (&str, &str) {
-    fn pair(&self) -> (&str, &str) {
-        (self.0, self.1)
-    }
-}
-
-impl<'a> Borrow<dyn Pair + 'a> for Key {
-    fn borrow(&self) -> &(dyn Pair + 'a) {
-        self
-    }
-}
-
-impl PartialEq for dyn Pair + '_ {
-    fn eq(&self, other: &Self) -> bool {
-        self.pair() == other.pair()
-    }
-}
-
-impl Eq for dyn Pair + '_ {}
-
-impl PartialOrd for dyn Pair + '_ {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// The order of [`Key`]: namespace, then name.
-impl Ord for dyn Pair + '_ {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.pair().cmp(&other.pair())
-    }
-}
-
-fn key_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Key {
-    (
-        meta.namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| "default".into()),
-        meta.name.clone().unwrap_or_default(),
-    )
-}
-
-fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> String {
-    meta.name.clone().unwrap_or_default()
-}
-
 /// An indexed, immutable snapshot of the cluster's relevant objects. Each
-/// object is boxed: a B-tree node then holds pointers, not half-empty slots
-/// the size of the largest object.
+/// kind is a vector of boxed objects sorted by name (see [`Namespaced`] and
+/// [`Named`]); the indexes are vectors of positions into them.
 #[derive(Debug, Clone, Default)]
 pub struct View {
     listed: BTreeSet<Kind>,
-    vmbackups: BTreeMap<Key, Box<VirtualMachineBackup>>,
-    vmrestores: BTreeMap<Key, Box<VirtualMachineRestore>>,
-    settings: BTreeMap<String, Box<Setting>>,
-    snapshots: BTreeMap<Key, Box<VolumeSnapshot>>,
-    contents: BTreeMap<String, Box<VolumeSnapshotContent>>,
-    classes: BTreeMap<String, Box<VolumeSnapshotClass>>,
-    lh_backups: BTreeMap<String, Box<Backup>>,
-    lh_backup_volumes: BTreeMap<String, Box<BackupVolume>>,
-    lh_backup_targets: BTreeMap<String, Box<BackupTarget>>,
-    lh_volumes: BTreeMap<String, Box<Volume>>,
-    lh_engines: BTreeMap<String, Box<Engine>>,
-    vms: BTreeMap<Key, Box<VirtualMachine>>,
-    pvcs: BTreeMap<Key, Box<Lossless<PersistentVolumeClaim>>>,
-    pvs: BTreeMap<String, Box<Lossless<PersistentVolume>>>,
-    storage_classes: BTreeMap<String, Box<Lossless<StorageClass>>>,
-    namespaces: BTreeMap<String, Box<Lossless<Namespace>>>,
-    secrets: BTreeMap<Key, Box<Lossless<Secret>>>,
+    vmbackups: Namespaced<VirtualMachineBackup>,
+    vmrestores: Namespaced<VirtualMachineRestore>,
+    settings: Named<Setting>,
+    snapshots: Namespaced<VolumeSnapshot>,
+    contents: Named<VolumeSnapshotContent>,
+    classes: Named<VolumeSnapshotClass>,
+    lh_backups: Named<Backup>,
+    lh_backup_volumes: Named<BackupVolume>,
+    lh_backup_targets: Named<BackupTarget>,
+    lh_volumes: Named<Volume>,
+    lh_engines: Named<Engine>,
+    vms: Namespaced<VirtualMachine>,
+    pvcs: Namespaced<Lossless<PersistentVolumeClaim>>,
+    pvs: Named<Lossless<PersistentVolume>>,
+    storage_classes: Named<Lossless<StorageClass>>,
+    namespaces: Named<Lossless<Namespace>>,
+    secrets: Namespaced<Lossless<Secret>>,
     index: Index,
 }
 
-/// Secondary indexes, rebuilt whenever the View is built.
+/// Secondary indexes, rebuilt whenever the View is built: positions into
+/// the View's sorted objects.
 #[derive(Debug, Clone, Default)]
 struct Index {
-    /// VolumeSnapshotContent names by the VolumeSnapshot they point at.
-    contents_by_snapshot: BTreeMap<Key, Vec<String>>,
-    /// BackupVolume names by Longhorn volume (`spec.volumeName`).
-    backup_volumes_by_volume: BTreeMap<String, Vec<String>>,
-    /// Longhorn Backup names by Longhorn snapshot name.
-    backups_by_snapshot: BTreeMap<String, Vec<String>>,
-    /// Engine names by Longhorn volume.
-    engines_by_volume: BTreeMap<String, Vec<String>>,
+    /// VolumeSnapshotContents by the VolumeSnapshot they point at.
+    contents_by_snapshot: Lookup<u32>,
+    /// BackupVolumes by Longhorn volume (`spec.volumeName`).
+    backup_volumes_by_volume: Lookup<u32>,
+    /// Longhorn Backups by Longhorn snapshot name.
+    backups_by_snapshot: Lookup<u32>,
+    /// Engines by Longhorn volume.
+    engines_by_volume: Lookup<u32>,
     /// VirtualMachineRestores by the VMBackup they restore.
-    restores_by_backup: BTreeMap<Key, Vec<Key>>,
+    restores_by_backup: Lookup<u32>,
     /// PVCs by the PV they are bound to.
-    pvcs_by_volume: BTreeMap<String, Vec<Key>>,
+    pvcs_by_volume: Lookup<u32>,
     /// PVCs by name (any namespace).
-    pvcs_by_name: BTreeMap<String, Vec<Key>>,
-    /// VirtualMachines by the claim names of their PVC volumes.
-    vms_by_claim: BTreeMap<String, Vec<Key>>,
+    pvcs_by_name: Lookup<u32>,
+    /// VirtualMachines by the claim names of their PVC volumes: (position
+    /// of the VM, position of the volume in its list).
+    vms_by_claim: Lookup<(u32, u32)>,
+}
+
+/// Positions `0..len` as index entries.
+fn positions(len: usize) -> impl Iterator<Item = u32> {
+    // A View holds far fewer than 2^32 objects of a kind.
+    (0..len).map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+}
+
+/// The `(namespace, name)` a VolumeSnapshotContent points at.
+fn snapshot_ref(vsc: &VolumeSnapshotContent) -> Option<(&str, &str)> {
+    let r = &vsc.spec.volume_snapshot_ref;
+    Some((
+        r.namespace.as_deref().unwrap_or("default"),
+        r.name.as_deref()?,
+    ))
+}
+
+fn backup_snapshot(b: &Backup) -> Option<&str> {
+    b.status
+        .as_ref()
+        .and_then(|s| s.snapshot_name.as_deref())
+        .filter(|s| !s.is_empty())
+}
+
+fn pvc_volume(pvc: &Lossless<PersistentVolumeClaim>) -> Option<&str> {
+    pvc.object
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.as_deref())
+}
+
+fn restored_backup(vmr: &VirtualMachineRestore) -> (&str, &str) {
+    (
+        vmr.spec.virtual_machine_backup_namespace.as_str(),
+        vmr.spec.virtual_machine_backup_name.as_str(),
+    )
 }
 
 /// Builds a [`View`].
@@ -228,214 +209,166 @@ impl View {
 
     fn insert(&mut self, object: Object) {
         match object {
-            Object::VirtualMachineBackup(o) => {
-                self.vmbackups.insert(key_of(&o.metadata), o);
-            }
-            Object::VirtualMachineRestore(o) => {
-                self.vmrestores.insert(key_of(&o.metadata), o);
-            }
-            Object::Setting(o) => {
-                self.settings.insert(name_of(&o.metadata), o);
-            }
-            Object::VolumeSnapshot(o) => {
-                self.snapshots.insert(key_of(&o.metadata), o);
-            }
-            Object::VolumeSnapshotContent(o) => {
-                self.contents.insert(name_of(&o.metadata), o);
-            }
-            Object::VolumeSnapshotClass(o) => {
-                self.classes.insert(name_of(&o.metadata), o);
-            }
-            Object::LonghornBackup(o) => {
-                self.lh_backups.insert(name_of(&o.metadata), o);
-            }
-            Object::LonghornBackupVolume(o) => {
-                self.lh_backup_volumes.insert(name_of(&o.metadata), o);
-            }
-            Object::LonghornBackupTarget(o) => {
-                self.lh_backup_targets.insert(name_of(&o.metadata), o);
-            }
-            Object::LonghornVolume(o) => {
-                self.lh_volumes.insert(name_of(&o.metadata), o);
-            }
-            Object::LonghornEngine(o) => {
-                self.lh_engines.insert(name_of(&o.metadata), o);
-            }
-            Object::VirtualMachine(o) => {
-                self.vms.insert(key_of(&o.metadata), o);
-            }
-            Object::PersistentVolumeClaim(o) => {
-                self.pvcs.insert(key_of(&o.metadata), o);
-            }
-            Object::PersistentVolume(o) => {
-                self.pvs.insert(name_of(&o.metadata), o);
-            }
-            Object::StorageClass(o) => {
-                self.storage_classes.insert(name_of(&o.metadata), o);
-            }
-            Object::Namespace(o) => {
-                self.namespaces.insert(name_of(&o.metadata), o);
-            }
-            Object::Secret(o) => {
-                self.secrets.insert(key_of(&o.metadata), o);
-            }
+            Object::VirtualMachineBackup(o) => self.vmbackups.push(o),
+            Object::VirtualMachineRestore(o) => self.vmrestores.push(o),
+            Object::Setting(o) => self.settings.push(o),
+            Object::VolumeSnapshot(o) => self.snapshots.push(o),
+            Object::VolumeSnapshotContent(o) => self.contents.push(o),
+            Object::VolumeSnapshotClass(o) => self.classes.push(o),
+            Object::LonghornBackup(o) => self.lh_backups.push(o),
+            Object::LonghornBackupVolume(o) => self.lh_backup_volumes.push(o),
+            Object::LonghornBackupTarget(o) => self.lh_backup_targets.push(o),
+            Object::LonghornVolume(o) => self.lh_volumes.push(o),
+            Object::LonghornEngine(o) => self.lh_engines.push(o),
+            Object::VirtualMachine(o) => self.vms.push(o),
+            Object::PersistentVolumeClaim(o) => self.pvcs.push(o),
+            Object::PersistentVolume(o) => self.pvs.push(o),
+            Object::StorageClass(o) => self.storage_classes.push(o),
+            Object::Namespace(o) => self.namespaces.push(o),
+            Object::Secret(o) => self.secrets.push(o),
         }
     }
 
+    /// Sorts every kind and builds the indexes.
     fn reindex(&mut self) {
-        let mut index = Index::default();
-        for (name, vsc) in &self.contents {
-            let r = &vsc.spec.volume_snapshot_ref;
-            if let Some(vs) = r.name.as_deref() {
-                let ns = r.namespace.clone().unwrap_or_else(|| "default".into());
-                index
-                    .contents_by_snapshot
-                    .entry((ns, vs.to_owned()))
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
-        for (name, bv) in &self.lh_backup_volumes {
-            if let Some(volume) = bv.volume_name() {
-                index
-                    .backup_volumes_by_volume
-                    .entry(volume.to_owned())
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
-        for (name, b) in &self.lh_backups {
-            if let Some(snap) = b
-                .status
-                .as_ref()
-                .and_then(|s| s.snapshot_name.as_deref())
-                .filter(|s| !s.is_empty())
-            {
-                index
-                    .backups_by_snapshot
-                    .entry(snap.to_owned())
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
-        for (name, e) in &self.lh_engines {
-            if let Some(volume) = e.spec.volume_name.as_deref() {
-                index
-                    .engines_by_volume
-                    .entry(volume.to_owned())
-                    .or_default()
-                    .push(name.clone());
-            }
-        }
-        for (key, vmr) in &self.vmrestores {
-            let b = (
-                vmr.spec.virtual_machine_backup_namespace.clone(),
-                vmr.spec.virtual_machine_backup_name.clone(),
-            );
-            index
-                .restores_by_backup
-                .entry(b)
-                .or_default()
-                .push(key.clone());
-        }
-        for (key, vm) in &self.vms {
-            for claim in vm.volumes().iter().filter_map(|v| v.claim_name()) {
-                index
-                    .vms_by_claim
-                    .entry(claim.to_owned())
-                    .or_default()
-                    .push(key.clone());
-            }
-        }
-        for (key, pvc) in &self.pvcs {
-            index
-                .pvcs_by_name
-                .entry(key.1.clone())
-                .or_default()
-                .push(key.clone());
-            if let Some(pv) = pvc.spec.as_ref().and_then(|s| s.volume_name.as_deref()) {
-                index
-                    .pvcs_by_volume
-                    .entry(pv.to_owned())
-                    .or_default()
-                    .push(key.clone());
-            }
-        }
-        self.index = index;
+        self.vmbackups.seal();
+        self.vmrestores.seal();
+        self.settings.seal();
+        self.snapshots.seal();
+        self.contents.seal();
+        self.classes.seal();
+        self.lh_backups.seal();
+        self.lh_backup_volumes.seal();
+        self.lh_backup_targets.seal();
+        self.lh_volumes.seal();
+        self.lh_engines.seal();
+        self.vms.seal();
+        self.pvcs.seal();
+        self.pvs.seal();
+        self.storage_classes.seal();
+        self.namespaces.seal();
+        self.secrets.seal();
+
+        let contents = &self.contents;
+        let bvs = &self.lh_backup_volumes;
+        let backups = &self.lh_backups;
+        let engines = &self.lh_engines;
+        let restores = &self.vmrestores;
+        let pvcs = &self.pvcs;
+        let vms = &self.vms;
+        let claim = |(vm, volume): (u32, u32)| {
+            vms.at(vm)
+                .volumes()
+                .get(volume as usize)
+                .and_then(|v| v.claim_name())
+                .unwrap_or_default()
+        };
+        let vm_claims = positions(vms.len())
+            .flat_map(|vm| {
+                let volumes = vms.at(vm).volumes();
+                positions(volumes.len())
+                    .filter(move |v| volumes[*v as usize].claim_name().is_some())
+                    .map(move |v| (vm, v))
+            })
+            .collect();
+        self.index = Index {
+            contents_by_snapshot: Lookup::new(
+                positions(contents.len())
+                    .filter(|i| snapshot_ref(contents.at(*i)).is_some())
+                    .collect(),
+                |i| snapshot_ref(contents.at(i)),
+            ),
+            backup_volumes_by_volume: Lookup::new(
+                positions(bvs.len())
+                    .filter(|i| bvs.at(*i).volume_name().is_some())
+                    .collect(),
+                |i| bvs.at(i).volume_name(),
+            ),
+            backups_by_snapshot: Lookup::new(
+                positions(backups.len())
+                    .filter(|i| backup_snapshot(backups.at(*i)).is_some())
+                    .collect(),
+                |i| backup_snapshot(backups.at(i)),
+            ),
+            engines_by_volume: Lookup::new(
+                positions(engines.len())
+                    .filter(|i| engines.at(*i).spec.volume_name.is_some())
+                    .collect(),
+                |i| engines.at(i).spec.volume_name.as_deref(),
+            ),
+            restores_by_backup: Lookup::new(positions(restores.len()).collect(), |i| {
+                restored_backup(restores.at(i))
+            }),
+            pvcs_by_volume: Lookup::new(
+                positions(pvcs.len())
+                    .filter(|i| pvc_volume(pvcs.at(*i)).is_some())
+                    .collect(),
+                |i| pvc_volume(pvcs.at(i)),
+            ),
+            pvcs_by_name: Lookup::new(positions(pvcs.len()).collect(), |i| {
+                store::name_of(pvcs.at(i).meta())
+            }),
+            vms_by_claim: Lookup::new(vm_claims, claim),
+        };
     }
 
     /// Every object, in a fixed order (by kind, then namespace and name).
     pub fn objects(&self) -> Vec<Object> {
         let mut out = Vec::with_capacity(self.len());
-        out.extend(self.settings.values().cloned().map(Object::Setting));
-        out.extend(self.namespaces.values().cloned().map(Object::Namespace));
+        out.extend(self.settings.boxed().cloned().map(Object::Setting));
+        out.extend(self.namespaces.boxed().cloned().map(Object::Namespace));
         out.extend(
             self.storage_classes
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::StorageClass),
         );
         out.extend(
             self.classes
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::VolumeSnapshotClass),
         );
         out.extend(
             self.lh_backup_targets
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::LonghornBackupTarget),
         );
         out.extend(
             self.lh_backup_volumes
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::LonghornBackupVolume),
         );
-        out.extend(
-            self.lh_backups
-                .values()
-                .cloned()
-                .map(Object::LonghornBackup),
-        );
-        out.extend(
-            self.lh_volumes
-                .values()
-                .cloned()
-                .map(Object::LonghornVolume),
-        );
-        out.extend(
-            self.lh_engines
-                .values()
-                .cloned()
-                .map(Object::LonghornEngine),
-        );
-        out.extend(self.pvs.values().cloned().map(Object::PersistentVolume));
+        out.extend(self.lh_backups.boxed().cloned().map(Object::LonghornBackup));
+        out.extend(self.lh_volumes.boxed().cloned().map(Object::LonghornVolume));
+        out.extend(self.lh_engines.boxed().cloned().map(Object::LonghornEngine));
+        out.extend(self.pvs.boxed().cloned().map(Object::PersistentVolume));
         out.extend(
             self.pvcs
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::PersistentVolumeClaim),
         );
-        out.extend(self.secrets.values().cloned().map(Object::Secret));
-        out.extend(self.vms.values().cloned().map(Object::VirtualMachine));
+        out.extend(self.secrets.boxed().cloned().map(Object::Secret));
+        out.extend(self.vms.boxed().cloned().map(Object::VirtualMachine));
         out.extend(
             self.vmbackups
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::VirtualMachineBackup),
         );
-        out.extend(self.snapshots.values().cloned().map(Object::VolumeSnapshot));
+        out.extend(self.snapshots.boxed().cloned().map(Object::VolumeSnapshot));
         out.extend(
             self.contents
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::VolumeSnapshotContent),
         );
         out.extend(
             self.vmrestores
-                .values()
+                .boxed()
                 .cloned()
                 .map(Object::VirtualMachineRestore),
         );
@@ -470,42 +403,31 @@ impl View {
 
     /// The object `r` refers to, if present.
     pub fn get(&self, r: &ObjectRef) -> Option<Object> {
-        let ns = || r.namespace.clone().unwrap_or_else(|| "default".into());
-        let key = || (ns(), r.name.clone());
+        let ns = r.namespace.as_deref().unwrap_or("default");
+        let name = r.name.as_str();
+        fn boxed<T: Clone>(o: Option<&T>) -> Option<Box<T>> {
+            o.map(|o| Box::new(o.clone()))
+        }
         match r.kind {
-            Kind::VirtualMachineBackup => self.vmbackups.get(&key()).cloned().map(Object::from),
-            Kind::VirtualMachineRestore => self.vmrestores.get(&key()).cloned().map(Object::from),
-            Kind::Setting => self.settings.get(&r.name).cloned().map(Object::from),
-            Kind::VolumeSnapshot => self.snapshots.get(&key()).cloned().map(Object::from),
-            Kind::VolumeSnapshotContent => self.contents.get(&r.name).cloned().map(Object::from),
-            Kind::VolumeSnapshotClass => self.classes.get(&r.name).cloned().map(Object::from),
-            Kind::LonghornBackup => self.lh_backups.get(&r.name).cloned().map(Object::from),
-            Kind::LonghornBackupVolume => self
-                .lh_backup_volumes
-                .get(&r.name)
-                .cloned()
-                .map(Object::from),
-            Kind::LonghornBackupTarget => self
-                .lh_backup_targets
-                .get(&r.name)
-                .cloned()
-                .map(Object::from),
-            Kind::LonghornVolume => self.lh_volumes.get(&r.name).cloned().map(Object::from),
-            Kind::LonghornEngine => self.lh_engines.get(&r.name).cloned().map(Object::from),
-            Kind::VirtualMachine => self.vms.get(&key()).cloned().map(Object::from),
-            Kind::PersistentVolumeClaim => self
-                .pvcs
-                .get(&key())
-                .cloned()
-                .map(Object::PersistentVolumeClaim),
-            Kind::PersistentVolume => self.pvs.get(&r.name).cloned().map(Object::PersistentVolume),
-            Kind::StorageClass => self
-                .storage_classes
-                .get(&r.name)
-                .cloned()
-                .map(Object::StorageClass),
-            Kind::Namespace => self.namespaces.get(&r.name).cloned().map(Object::Namespace),
-            Kind::Secret => self.secrets.get(&key()).cloned().map(Object::Secret),
+            Kind::VirtualMachineBackup => boxed(self.vmbackups.get(ns, name)).map(Object::from),
+            Kind::VirtualMachineRestore => boxed(self.vmrestores.get(ns, name)).map(Object::from),
+            Kind::Setting => boxed(self.settings.get(name)).map(Object::from),
+            Kind::VolumeSnapshot => boxed(self.snapshots.get(ns, name)).map(Object::from),
+            Kind::VolumeSnapshotContent => boxed(self.contents.get(name)).map(Object::from),
+            Kind::VolumeSnapshotClass => boxed(self.classes.get(name)).map(Object::from),
+            Kind::LonghornBackup => boxed(self.lh_backups.get(name)).map(Object::from),
+            Kind::LonghornBackupVolume => boxed(self.lh_backup_volumes.get(name)).map(Object::from),
+            Kind::LonghornBackupTarget => boxed(self.lh_backup_targets.get(name)).map(Object::from),
+            Kind::LonghornVolume => boxed(self.lh_volumes.get(name)).map(Object::from),
+            Kind::LonghornEngine => boxed(self.lh_engines.get(name)).map(Object::from),
+            Kind::VirtualMachine => boxed(self.vms.get(ns, name)).map(Object::from),
+            Kind::PersistentVolumeClaim => {
+                boxed(self.pvcs.get(ns, name)).map(Object::PersistentVolumeClaim)
+            }
+            Kind::PersistentVolume => boxed(self.pvs.get(name)).map(Object::PersistentVolume),
+            Kind::StorageClass => boxed(self.storage_classes.get(name)).map(Object::StorageClass),
+            Kind::Namespace => boxed(self.namespaces.get(name)).map(Object::Namespace),
+            Kind::Secret => boxed(self.secrets.get(ns, name)).map(Object::Secret),
             Kind::TargetFile => None,
         }
     }
@@ -513,19 +435,17 @@ impl View {
     // ---- Harvester ----
 
     /// Every VMBackup, by (namespace, name).
-    pub fn vmbackups(&self) -> &BTreeMap<Key, Box<VirtualMachineBackup>> {
+    pub fn vmbackups(&self) -> &Namespaced<VirtualMachineBackup> {
         &self.vmbackups
     }
 
     /// One VMBackup.
     pub fn vmbackup(&self, namespace: &str, name: &str) -> Option<&VirtualMachineBackup> {
-        self.vmbackups
-            .get(&(namespace, name) as &dyn Pair)
-            .map(Box::as_ref)
+        self.vmbackups.get(namespace, name)
     }
 
     /// Every VMRestore, by (namespace, name).
-    pub fn vmrestores(&self) -> &BTreeMap<Key, Box<VirtualMachineRestore>> {
+    pub fn vmrestores(&self) -> &Namespaced<VirtualMachineRestore> {
         &self.vmrestores
     }
 
@@ -535,41 +455,39 @@ impl View {
         namespace: &str,
         name: &str,
     ) -> impl Iterator<Item = &VirtualMachineRestore> {
+        let restores = &self.vmrestores;
         self.index
             .restores_by_backup
-            .get(&(namespace, name) as &dyn Pair)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.vmrestores.get(k).map(Box::as_ref))
+            .find(&(namespace, name), |i| restored_backup(restores.at(i)))
+            .iter()
+            .map(|i| restores.at(*i))
     }
 
     /// A Harvester setting by name.
     pub fn setting(&self, name: &str) -> Option<&Setting> {
-        self.settings.get(name).map(Box::as_ref)
+        self.settings.get(name)
     }
 
     // ---- CSI snapshots ----
 
     /// Every VolumeSnapshot.
-    pub fn snapshots(&self) -> &BTreeMap<Key, Box<VolumeSnapshot>> {
+    pub fn snapshots(&self) -> &Namespaced<VolumeSnapshot> {
         &self.snapshots
     }
 
     /// One VolumeSnapshot.
     pub fn snapshot(&self, namespace: &str, name: &str) -> Option<&VolumeSnapshot> {
-        self.snapshots
-            .get(&(namespace, name) as &dyn Pair)
-            .map(Box::as_ref)
+        self.snapshots.get(namespace, name)
     }
 
     /// Every VolumeSnapshotContent.
-    pub fn contents(&self) -> &BTreeMap<String, Box<VolumeSnapshotContent>> {
+    pub fn contents(&self) -> &Named<VolumeSnapshotContent> {
         &self.contents
     }
 
     /// One VolumeSnapshotContent.
     pub fn content(&self, name: &str) -> Option<&VolumeSnapshotContent> {
-        self.contents.get(name).map(Box::as_ref)
+        self.contents.get(name)
     }
 
     /// The contents whose `volumeSnapshotRef` names `namespace/name`.
@@ -578,12 +496,12 @@ impl View {
         namespace: &str,
         name: &str,
     ) -> impl Iterator<Item = &VolumeSnapshotContent> {
+        let contents = &self.contents;
         self.index
             .contents_by_snapshot
-            .get(&(namespace, name) as &dyn Pair)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| self.contents.get(n).map(Box::as_ref))
+            .find(&Some((namespace, name)), |i| snapshot_ref(contents.at(i)))
+            .iter()
+            .map(|i| contents.at(*i))
     }
 
     /// The content a VolumeSnapshot is bound to (by its status, or its
@@ -592,135 +510,160 @@ impl View {
         if let Some(c) = vs.content_name().and_then(|n| self.contents.get(n)) {
             return Some(c);
         }
-        let (ns, name) = key_of(&vs.metadata);
-        self.contents_for_snapshot(&ns, &name).next()
+        self.contents_for_snapshot(
+            store::namespace_of(&vs.metadata),
+            store::name_of(&vs.metadata),
+        )
+        .next()
     }
 
     /// Every VolumeSnapshotClass.
-    pub fn snapshot_classes(&self) -> &BTreeMap<String, Box<VolumeSnapshotClass>> {
+    pub fn snapshot_classes(&self) -> &Named<VolumeSnapshotClass> {
         &self.classes
     }
 
     /// One VolumeSnapshotClass.
     pub fn snapshot_class(&self, name: &str) -> Option<&VolumeSnapshotClass> {
-        self.classes.get(name).map(Box::as_ref)
+        self.classes.get(name)
     }
 
     // ---- Longhorn ----
 
     /// Every Longhorn Backup.
-    pub fn longhorn_backups(&self) -> &BTreeMap<String, Box<Backup>> {
+    pub fn longhorn_backups(&self) -> &Named<Backup> {
         &self.lh_backups
     }
 
     /// One Longhorn Backup.
     pub fn longhorn_backup(&self, name: &str) -> Option<&Backup> {
-        self.lh_backups.get(name).map(Box::as_ref)
+        self.lh_backups.get(name)
     }
 
     /// The Longhorn Backups taken from the Longhorn snapshot `snapshot`.
     pub fn longhorn_backups_of_snapshot(&self, snapshot: &str) -> impl Iterator<Item = &Backup> {
+        let backups = &self.lh_backups;
         self.index
             .backups_by_snapshot
-            .get(snapshot)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| self.lh_backups.get(n).map(Box::as_ref))
+            .find(&Some(snapshot), |i| backup_snapshot(backups.at(i)))
+            .iter()
+            .map(|i| backups.at(*i))
     }
 
     /// Every Longhorn BackupVolume.
-    pub fn backup_volumes(&self) -> &BTreeMap<String, Box<BackupVolume>> {
+    pub fn backup_volumes(&self) -> &Named<BackupVolume> {
         &self.lh_backup_volumes
     }
 
     /// The BackupVolumes whose volume is `volume` (matched on
     /// `spec.volumeName`, never on the CR name).
     pub fn backup_volumes_of(&self, volume: &str) -> impl Iterator<Item = &BackupVolume> {
+        let bvs = &self.lh_backup_volumes;
         self.index
             .backup_volumes_by_volume
-            .get(volume)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| self.lh_backup_volumes.get(n).map(Box::as_ref))
+            .find(&Some(volume), |i| bvs.at(i).volume_name())
+            .iter()
+            .map(|i| bvs.at(*i))
     }
 
     /// Every Longhorn BackupTarget.
-    pub fn backup_targets(&self) -> &BTreeMap<String, Box<BackupTarget>> {
+    pub fn backup_targets(&self) -> &Named<BackupTarget> {
         &self.lh_backup_targets
     }
 
     /// One Longhorn Volume.
     pub fn longhorn_volume(&self, name: &str) -> Option<&Volume> {
-        self.lh_volumes.get(name).map(Box::as_ref)
+        self.lh_volumes.get(name)
     }
 
     /// The Engines of the Longhorn volume `volume`.
     pub fn engines_of(&self, volume: &str) -> impl Iterator<Item = &Engine> {
+        let engines = &self.lh_engines;
         self.index
             .engines_by_volume
-            .get(volume)
-            .into_iter()
-            .flatten()
-            .filter_map(|n| self.lh_engines.get(n).map(Box::as_ref))
+            .find(&Some(volume), |i| engines.at(i).spec.volume_name.as_deref())
+            .iter()
+            .map(|i| engines.at(*i))
     }
 
     // ---- KubeVirt and core ----
 
     /// Every VirtualMachine.
-    pub fn vms(&self) -> &BTreeMap<Key, Box<VirtualMachine>> {
+    pub fn vms(&self) -> &Namespaced<VirtualMachine> {
         &self.vms
     }
 
     /// One VirtualMachine.
     pub fn vm(&self, namespace: &str, name: &str) -> Option<&VirtualMachine> {
-        self.vms
-            .get(&(namespace, name) as &dyn Pair)
-            .map(Box::as_ref)
+        self.vms.get(namespace, name)
     }
 
     /// Every PVC.
-    pub fn pvcs(&self) -> &BTreeMap<Key, Box<Lossless<PersistentVolumeClaim>>> {
+    pub fn pvcs(&self) -> &Namespaced<Lossless<PersistentVolumeClaim>> {
         &self.pvcs
     }
 
     /// One PVC.
     pub fn pvc(&self, namespace: &str, name: &str) -> Option<&PersistentVolumeClaim> {
-        self.pvcs
-            .get(&(namespace, name) as &dyn Pair)
-            .map(|p| &p.object)
+        self.pvcs.get(namespace, name).map(|p| &p.object)
     }
 
     /// The PVCs bound to the PersistentVolume `pv`.
     pub fn pvcs_bound_to(&self, pv: &str) -> impl Iterator<Item = &PersistentVolumeClaim> {
+        let pvcs = &self.pvcs;
         self.index
             .pvcs_by_volume
-            .get(pv)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.pvcs.get(k))
-            .map(|p| &p.object)
+            .find(&Some(pv), |i| pvc_volume(pvcs.at(i)))
+            .iter()
+            .map(|i| &pvcs.at(*i).object)
     }
 
-    /// The PVCs named `name`, in any namespace.
-    pub fn pvcs_named(&self, name: &str) -> impl Iterator<Item = (&Key, &PersistentVolumeClaim)> {
+    /// The PVCs named `name`, in any namespace, with their
+    /// `(namespace, name)`.
+    pub fn pvcs_named(
+        &self,
+        name: &str,
+    ) -> impl Iterator<Item = ((&str, &str), &PersistentVolumeClaim)> {
+        let pvcs = &self.pvcs;
         self.index
             .pvcs_by_name
-            .get(name)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.pvcs.get_key_value(k))
-            .map(|(k, p)| (k, &p.object))
+            .find(&name, |i| store::name_of(pvcs.at(i).meta()))
+            .iter()
+            .map(|i| {
+                let meta = pvcs.at(*i).meta();
+                (
+                    (store::namespace_of(meta), store::name_of(meta)),
+                    &pvcs.at(*i).object,
+                )
+            })
     }
 
-    /// The VirtualMachines with a PVC volume claiming `claim`.
-    pub fn vms_claiming(&self, claim: &str) -> impl Iterator<Item = (&Key, &VirtualMachine)> {
+    /// The VirtualMachines with a PVC volume claiming `claim`, with their
+    /// `(namespace, name)`.
+    pub fn vms_claiming(
+        &self,
+        claim: &str,
+    ) -> impl Iterator<Item = ((&str, &str), &VirtualMachine)> {
+        let vms = &self.vms;
         self.index
             .vms_by_claim
-            .get(claim)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.vms.get_key_value(k))
-            .map(|(k, vm)| (k, vm.as_ref()))
+            .find(&claim, |(vm, volume)| {
+                vms.at(vm)
+                    .volumes()
+                    .get(volume as usize)
+                    .and_then(|v| v.claim_name())
+                    .unwrap_or_default()
+            })
+            .iter()
+            .map(|(vm, _)| {
+                let vm = vms.at(*vm);
+                (
+                    (
+                        store::namespace_of(&vm.metadata),
+                        store::name_of(&vm.metadata),
+                    ),
+                    vm,
+                )
+            })
     }
 
     /// One PersistentVolume.
@@ -740,13 +683,11 @@ impl View {
 
     /// One Secret.
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&Secret> {
-        self.secrets
-            .get(&(namespace, name) as &dyn Pair)
-            .map(|p| &p.object)
+        self.secrets.get(namespace, name).map(|p| &p.object)
     }
 
     /// Every Secret.
-    pub fn secrets(&self) -> &BTreeMap<Key, Box<Lossless<Secret>>> {
+    pub fn secrets(&self) -> &Namespaced<Lossless<Secret>> {
         &self.secrets
     }
 }
@@ -783,22 +724,6 @@ mod tests {
         assert!(!view.is_listed(Kind::LonghornBackup));
         assert_eq!(view.len(), 2);
         assert_eq!(view.objects().len(), 2);
-    }
-
-    #[test]
-    fn borrowed_pairs_find_what_owned_keys_find() {
-        let mut map: BTreeMap<Key, u8> = BTreeMap::new();
-        for (i, (ns, name)) in [("a", "x"), ("a", "y"), ("b", "a"), ("ab", ""), ("", "z")]
-            .into_iter()
-            .enumerate()
-        {
-            map.insert((ns.to_owned(), name.to_owned()), i as u8);
-        }
-        for ((ns, name), v) in &map {
-            assert_eq!(map.get(&(ns.as_str(), name.as_str()) as &dyn Pair), Some(v));
-        }
-        assert_eq!(map.get(&("a", "z") as &dyn Pair), None);
-        assert_eq!(map.get(&("b", "") as &dyn Pair), None);
     }
 
     #[test]

@@ -156,15 +156,15 @@ pub fn select(
         return Ok(view
             .vmbackups()
             .keys()
-            .filter(|(ns, _)| namespace.is_none_or(|n| n == ns))
-            .cloned()
+            .filter(|(ns, _)| namespace.is_none_or(|n| n == *ns))
+            .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
             .collect());
     }
     let ns = namespace.unwrap_or("default");
     let mut keys = BTreeSet::new();
     for name in names {
         let key = (ns.to_owned(), name.clone());
-        if !view.vmbackups().contains_key(&key) {
+        if !view.vmbackups().contains(&key.0, &key.1) {
             bail!("VirtualMachineBackup {ns}/{name} is not in the input");
         }
         keys.insert(key);

@@ -251,13 +251,13 @@ fn check_snapshot_users(rs: &Restore, _vmb: &VirtualMachineBackup) -> Result<(),
             .vmbackups()
             .iter()
             .filter(|((bns, _), b)| {
-                bns == ns
+                *bns == ns
                     && b.backup_type() == BackupType::Snapshot
                     && b.volume_backups()
                         .iter()
                         .any(|vb| vb.pvc_name() == Some(claim.as_str()))
             })
-            .map(|((_, n), _)| n.as_str())
+            .map(|((_, n), _)| n)
             .collect();
         if !users.is_empty() {
             return Err(rs.fail(

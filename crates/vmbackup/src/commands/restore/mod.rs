@@ -126,7 +126,7 @@ fn request_of(args: &Args, view: &View) -> Request {
         // Replace: the VM the backup was taken from.
         None => view
             .vmbackups()
-            .get(&(args.namespace.clone(), args.backup.clone()))
+            .get(&args.namespace, &args.backup)
             .map(|b| b.spec.source.name.clone())
             .filter(|n| !n.is_empty())
             .unwrap_or_else(|| args.backup.clone()),

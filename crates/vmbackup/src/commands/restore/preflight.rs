@@ -98,8 +98,10 @@ pub fn check(view: &View, facts: &TargetFacts, request: &Request) -> Preflight {
         out: Preflight::default(),
     };
     names(&mut c);
-    let key = (request.backup_namespace.clone(), request.backup.clone());
-    match view.vmbackups().get(&key) {
+    match view
+        .vmbackups()
+        .get(&request.backup_namespace, &request.backup)
+    {
         Some(vmb) => {
             backup(&mut c, vmb);
             target(&mut c, vmb, facts);
@@ -163,9 +165,7 @@ fn names(c: &mut Checker) {
         );
     }
     if c.listed(Kind::VirtualMachineRestore, "name of the restore")
-        && view
-            .vmrestores()
-            .contains_key(&(r.namespace.clone(), r.name.clone()))
+        && view.vmrestores().contains(&r.namespace, &r.name)
     {
         c.block(
             format!(
@@ -488,7 +488,7 @@ fn same_namespace_source(c: &mut Checker, vb: &VolumeBackup, vb_name: &str) {
             "if its volume part is a PVC name, the restored PVC stays Pending with CreateVolume NotFound",
             "include the Longhorn Backups (`kubectl get backups.longhorn.io -n longhorn-system -o yaml`) and check again".into(),
         ),
-        Verdict::Snapshot if view.vmbackups().get(&(r.backup_namespace.clone(), r.backup.clone())).is_some_and(|b| b.backup_type() == BackupType::Backup) => c.add(
+        Verdict::Snapshot if view.vmbackups().get(&r.backup_namespace, &r.backup).is_some_and(|b| b.backup_type() == BackupType::Backup) => c.add(
             Code::UnresolvableHandle,
             Severity::Warning,
             object,
