@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use vmbackup_api::core::Lossless;
@@ -64,12 +65,16 @@ pub(crate) fn name_of(meta: &ObjectMeta) -> &str {
     meta.name.as_deref().unwrap_or_default()
 }
 
-/// Objects of one kind, sorted by a key read from each object.
+/// Objects of one kind, sorted by a key read from each object, with a
+/// table of key hashes that finds an object without walking the objects.
 #[derive(Clone)]
 struct Sorted<T> {
     items: Vec<Box<T>>,
-    /// Whether `items` is sorted and free of duplicates (it is once the
-    /// View is built).
+    /// `(hash of the key, position)` for every object, sorted: a lookup
+    /// bisects this compact table and compares keys only on a hash match.
+    hashes: Vec<(u64, u32)>,
+    /// Whether `items` is sorted and free of duplicates and `hashes` is
+    /// built (they are once the View is built).
     sorted: bool,
 }
 
@@ -77,9 +82,19 @@ impl<T> Default for Sorted<T> {
     fn default() -> Self {
         Sorted {
             items: Vec::new(),
+            hashes: Vec::new(),
             sorted: true,
         }
     }
+}
+
+/// The hash of a `(namespace, name)` key; cluster-scoped keys have an empty
+/// namespace. Fixed (no random seed), so that a View behaves the same in
+/// every process, and fast on short keys.
+fn key_hash(namespace: &str, name: &str) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    (namespace, name).hash(&mut h);
+    h.finish()
 }
 
 impl<T> Sorted<T> {
@@ -89,8 +104,8 @@ impl<T> Sorted<T> {
     }
 
     /// Sorts by `order`; of objects equal in that order, the one added
-    /// last stays.
-    fn seal(&mut self, order: impl Fn(&T, &T) -> Ordering) {
+    /// last stays. `hash` is the [`key_hash`] of an object.
+    fn seal(&mut self, order: impl Fn(&T, &T) -> Ordering, hash: impl Fn(&T) -> u64) {
         if self.sorted {
             return;
         }
@@ -101,16 +116,24 @@ impl<T> Sorted<T> {
         self.items.dedup_by(|a, b| order(a, b) == Ordering::Equal);
         self.items.reverse();
         self.items.shrink_to_fit();
+        self.hashes = self
+            .items
+            .iter()
+            .zip(0u32..)
+            .map(|(o, i)| (hash(o), i))
+            .collect();
+        self.hashes.sort_unstable();
         self.sorted = true;
     }
 
-    /// The object for which `probe` says `Equal` (`probe` orders an object
-    /// against the one wanted).
-    fn find(&self, probe: impl Fn(&T) -> Ordering) -> Option<&T> {
-        self.items
-            .binary_search_by(|o| probe(o))
-            .ok()
-            .map(|i| self.items[i].as_ref())
+    /// The object whose key hashes to `hash` and for which `is` holds.
+    fn find(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<&T> {
+        let start = self.hashes.partition_point(|(h, _)| *h < hash);
+        self.hashes[start..]
+            .iter()
+            .take_while(|(h, _)| *h == hash)
+            .map(|(_, i)| self.items[*i as usize].as_ref())
+            .find(|o| is(o))
     }
 }
 
@@ -150,7 +173,13 @@ impl<T: HasMeta> Namespaced<T> {
     }
 
     pub(crate) fn seal(&mut self) {
-        self.0.seal(|a, b| pair(a).cmp(&pair(b)));
+        self.0.seal(
+            |a, b| pair(a).cmp(&pair(b)),
+            |o| {
+                let (namespace, name) = pair(o);
+                key_hash(namespace, name)
+            },
+        );
     }
 
     /// Number of objects.
@@ -165,7 +194,8 @@ impl<T: HasMeta> Namespaced<T> {
 
     /// The object `namespace/name`.
     pub fn get(&self, namespace: &str, name: &str) -> Option<&T> {
-        self.0.find(|o| pair(o).cmp(&(namespace, name)))
+        self.0
+            .find(key_hash(namespace, name), |o| pair(o) == (namespace, name))
     }
 
     /// Whether `namespace/name` is here.
@@ -203,7 +233,8 @@ impl<T: HasMeta> Named<T> {
     }
 
     pub(crate) fn seal(&mut self) {
-        self.0.seal(|a, b| name(a).cmp(name(b)));
+        self.0
+            .seal(|a, b| name(a).cmp(name(b)), |o| key_hash("", name(o)));
     }
 
     /// Number of objects.
@@ -218,7 +249,8 @@ impl<T: HasMeta> Named<T> {
 
     /// The object named `name`.
     pub fn get(&self, name_wanted: &str) -> Option<&T> {
-        self.0.find(|o| name(o).cmp(name_wanted))
+        self.0
+            .find(key_hash("", name_wanted), |o| name(o) == name_wanted)
     }
 
     /// Every object with its name, in name order.
@@ -284,7 +316,7 @@ pub(crate) struct Lookup<E>(Vec<E>);
 impl<E: Copy> Lookup<E> {
     /// Sorts `entries` by `key`; entries with equal keys keep their order.
     pub(crate) fn new<'a, K: Ord + 'a>(mut entries: Vec<E>, key: impl Fn(E) -> K) -> Self {
-        entries.sort_by(|a, b| key(*a).cmp(&key(*b)));
+        entries.sort_by_key(|e| key(*e));
         entries.shrink_to_fit();
         Lookup(entries)
     }
