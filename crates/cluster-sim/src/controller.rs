@@ -208,10 +208,16 @@ impl Controller {
 /// target files go through the `backupstore` crate.
 pub fn execute(env: &mut Env, action: &Action) -> Result<(), ActionError> {
     match action {
-        Action::Create { object } => match env.store.create((**object).clone()) {
-            Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
-        },
+        Action::Create { object } => {
+            let typed = object.object().map_err(|e| ApiError::Invalid {
+                object: object.reference().to_string(),
+                message: e.to_string(),
+            })?;
+            match env.store.create(typed) {
+                Ok(_) | Err(ApiError::AlreadyExists { .. }) => Ok(()),
+                Err(e) => Err(e.into()),
+            }
+        }
         Action::Patch {
             target,
             precondition,
@@ -259,7 +265,7 @@ mod tests {
     use crate::events::Events;
     use crate::store::Store;
     use serde_json::json;
-    use vmbackup_engine::{Kind, Object, ObjectRef, Precondition};
+    use vmbackup_engine::{Kind, NewObject, Object, ObjectRef, Precondition};
 
     #[test]
     fn creates_are_create_or_get_but_not_over_an_object_being_deleted() {
@@ -276,7 +282,7 @@ mod tests {
         )
         .unwrap();
         let create = Action::Create {
-            object: Box::new(ns),
+            object: NewObject::from(ns),
         };
         execute(&mut env, &create).unwrap();
         execute(&mut env, &create).unwrap();

@@ -59,7 +59,7 @@ fn a_vm_with_a_name_past_63_characters_is_backed_up_and_restored() {
             vmbackup_engine::Action::Create { object }
                 if object.kind() == vmbackup_engine::Kind::VolumeSnapshotContent =>
             {
-                object.meta().name.clone()
+                Some(object.reference().name)
             }
             _ => None,
         })

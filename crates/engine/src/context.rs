@@ -14,7 +14,7 @@ use vmbackup_api::wellknown;
 use crate::finding::{Code, Finding, Severity};
 use crate::merge_patch::{self, MergePatch};
 use crate::naming;
-use crate::object::{Kind, Object, ObjectRef};
+use crate::object::{Kind, NewObject, Object, ObjectRef};
 use crate::plan::{Action, Precondition, Reconciler, Requeue, Step};
 use crate::target::{TargetFacts, TargetListing, TargetState};
 use crate::view::{Key, View};
@@ -413,7 +413,7 @@ pub fn patch_action<T: ToValue + PartialEq>(
 /// A create action.
 pub fn create(object: impl Into<Object>) -> Action {
     Action::Create {
-        object: Box::new(object.into()),
+        object: NewObject::from(object.into()),
     }
 }
 

@@ -27,7 +27,7 @@ pub mod view;
 
 pub use context::{Options, RepairScope};
 pub use finding::{Code, Finding, Severity};
-pub use object::{Kind, Object, ObjectRef};
+pub use object::{Kind, NewObject, Object, ObjectRef};
 pub use plan::{Action, Plan, Precondition, Reconciler, Requeue, Step};
 pub use planner::plan;
 pub use target::{TargetFacts, TargetState};

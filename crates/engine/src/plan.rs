@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::finding::Finding;
 use crate::merge_patch::MergePatch;
-use crate::object::{Object, ObjectRef};
+use crate::object::{NewObject, ObjectRef};
 
 /// Which reconciler produced an action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -59,7 +59,7 @@ pub enum Action {
     /// leaves it alone (create-or-get) and carries on.
     Create {
         /// The object, complete.
-        object: Box<Object>,
+        object: NewObject,
     },
     /// Apply a JSON merge patch (RFC 7386) to the object.
     Patch {

@@ -1,13 +1,15 @@
 //! The entry point: run every reconciler over one View and assemble the plan.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::hash::{Hash, Hasher};
 
 use chrono::{DateTime, Utc};
 use vmbackup_api::wellknown;
 
 use crate::context::{Ctx, Options, Out, pinned};
 use crate::finding::sort_findings;
-use crate::object::{Kind, Object, ObjectRef};
+use crate::object::{Kind, ObjectRef};
 use crate::plan::{Action, Plan, Reconciler, Step};
 use crate::reconcile;
 use crate::target::TargetFacts;
@@ -38,24 +40,74 @@ pub fn plan(view: &View, target: &TargetFacts, now: DateTime<Utc>, options: &Opt
     }
 }
 
-/// `(kind, namespace, name)` of an object, borrowed: what tells two
-/// [`ObjectRef`]s apart (the `apiVersion` follows from the kind).
-type RefKey<'a> = (Kind, Option<&'a str>, &'a str);
+/// What one step mutates: the kind of mutation (patch, status patch,
+/// delete, create) and the object's kind, namespace and name, borrowed from
+/// the step where it can be. Two steps with the same key mutate the same
+/// thing in the same way.
+type MutationKey<'a> = (u8, Kind, Option<Cow<'a, str>>, Cow<'a, str>);
 
-fn ref_key(r: &ObjectRef) -> RefKey<'_> {
-    (r.kind, r.namespace.as_deref(), &r.name)
+fn of(mutation: u8, r: &ObjectRef) -> MutationKey<'_> {
+    (
+        mutation,
+        r.kind,
+        r.namespace.as_deref().map(Cow::Borrowed),
+        Cow::Borrowed(r.name.as_str()),
+    )
 }
 
-/// [`ref_key`] of [`Object::reference`], without building the reference.
-fn object_key(object: &Object) -> RefKey<'_> {
-    let kind = object.kind();
-    let meta = object.meta();
-    let namespace = match (kind.namespaced(), meta.namespace.as_deref()) {
-        (true, Some(ns)) => Some(ns),
-        (true, None) => Some("default"),
-        (false, _) => None,
-    };
-    (kind, namespace, meta.name.as_deref().unwrap_or_default())
+fn mutation_key(step: &Step) -> Option<MutationKey<'_>> {
+    match &step.action {
+        Action::Patch { target, .. } => Some(of(0, target)),
+        Action::PatchStatus { target, .. } => Some(of(1, target)),
+        Action::Delete { target, .. } => Some(of(2, target)),
+        Action::Create { object } => {
+            // As in `NewObject::reference`.
+            let kind = object.kind();
+            let (namespace, name) = object.namespace_and_name();
+            let namespace = match (kind.namespaced(), namespace) {
+                (true, Some(ns)) => Some(ns),
+                (true, None) => Some(Cow::Borrowed("default")),
+                (false, _) => None,
+            };
+            Some((3, kind, namespace, name))
+        }
+        Action::WriteTargetFile { .. } | Action::DeleteTargetFile { .. } => None,
+    }
+}
+
+fn key_hash(key: &MutationKey<'_>) -> u64 {
+    let mut h = rustc_hash::FxHasher::default();
+    key.hash(&mut h);
+    h.finish()
+}
+
+/// For every step, the earlier step that makes the same mutation of the
+/// same object, if there is one. Found through a sorted table of key hashes
+/// (keys are compared only when hashes are equal), so that a plan of tens
+/// of thousands of steps needs no map of their keys.
+fn repeats(steps: &[Step]) -> Vec<Option<u32>> {
+    let mut hashes: Vec<(u64, u32)> = steps
+        .iter()
+        .zip(0u32..)
+        .filter_map(|(step, i)| mutation_key(step).map(|k| (key_hash(&k), i)))
+        .collect();
+    hashes.sort_unstable();
+    let mut first = vec![None; steps.len()];
+    for group in hashes.chunk_by(|a, b| a.0 == b.0) {
+        if group.len() < 2 {
+            continue;
+        }
+        // In step order; each step repeats the first earlier one with an
+        // equal key that is not itself a repeat.
+        for (at, &(_, i)) in group.iter().enumerate() {
+            let key = mutation_key(&steps[i as usize]);
+            first[i as usize] = group[..at]
+                .iter()
+                .map(|&(_, j)| j)
+                .find(|&j| first[j as usize].is_none() && mutation_key(&steps[j as usize]) == key);
+        }
+    }
+    first
 }
 
 /// One mutation per object: later patches of an object already patched are
@@ -67,39 +119,27 @@ fn coalesce(mut steps: Vec<Step>) -> Vec<Step> {
         Drop,
         MergeInto(usize),
     }
-    // Every step's fate, decided on borrowed references.
     let fates: Vec<Fate> = {
-        let mut deleted = BTreeSet::new();
-        let mut created = BTreeSet::new();
-        // Position among the kept steps of the first patch (and first
-        // status patch) per object.
-        let mut patched: BTreeMap<(bool, RefKey<'_>), usize> = BTreeMap::new();
-        let mut kept = 0;
+        let repeats = repeats(&steps);
+        // Position among the kept steps of every kept step.
+        let mut position = vec![0u32; steps.len()];
+        let mut kept = 0u32;
         steps
             .iter()
-            .map(|step| {
-                let fate = match &step.action {
-                    Action::Patch { target, .. } | Action::PatchStatus { target, .. } => {
-                        let key = (
-                            matches!(step.action, Action::PatchStatus { .. }),
-                            ref_key(target),
-                        );
-                        match patched.get(&key) {
-                            Some(&at) => Fate::MergeInto(at),
-                            None => {
-                                patched.insert(key, kept);
-                                Fate::Keep
-                            }
-                        }
-                    }
-                    Action::Delete { target, .. } if !deleted.insert(ref_key(target)) => Fate::Drop,
-                    Action::Create { object } if !created.insert(object_key(object)) => Fate::Drop,
-                    _ => Fate::Keep,
-                };
-                if matches!(fate, Fate::Keep) {
+            .zip(repeats)
+            .enumerate()
+            .map(|(i, (step, repeat))| match repeat {
+                None => {
+                    position[i] = kept;
                     kept += 1;
+                    Fate::Keep
                 }
-                fate
+                Some(first) => match step.action {
+                    Action::Patch { .. } | Action::PatchStatus { .. } => {
+                        Fate::MergeInto(position[first as usize] as usize)
+                    }
+                    _ => Fate::Drop,
+                },
             })
             .collect()
     };
@@ -186,25 +226,4 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
         }
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn an_object_key_is_the_key_of_its_reference() {
-        for value in [
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-                "metadata": {"name": "s"}, "spec": {"source": {}}}),
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-                "metadata": {"name": "s", "namespace": "ns"}, "spec": {"source": {}}}),
-            json!({"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshotContent",
-                "metadata": {"name": "c", "namespace": "ignored"}, "spec": {"source": {}, "volumeSnapshotRef": {}}}),
-        ] {
-            let object = Object::from_value(value).unwrap();
-            assert_eq!(object_key(&object), ref_key(&object.reference()));
-        }
-    }
 }

@@ -161,7 +161,11 @@ fn apply_one(
                 }
                 return Ok(());
             }
-            let mut created = (**object).clone();
+            let mut created = object.object().map_err(|e| ApplyError::Invalid {
+                step: i,
+                target: r.to_string(),
+                message: e.to_string(),
+            })?;
             created.meta_mut().resource_version = Some("1".into());
             if created.meta().uid.as_deref().is_none_or(str::is_empty) {
                 created.meta_mut().uid = Some(uid_for(&r));

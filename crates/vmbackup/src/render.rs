@@ -237,7 +237,7 @@ pub fn kubectl_yaml(steps: &[Step], header: &[String]) -> Result<String, serde_y
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vmbackup_engine::{Object, Reconciler};
+    use vmbackup_engine::{NewObject, Object, Reconciler};
 
     fn step(action: Action) -> Step {
         Step {
@@ -320,7 +320,7 @@ mod tests {
         .unwrap();
         let steps = [
             step(Action::Create {
-                object: Box::new(content.clone()),
+                object: NewObject::from(&content),
             }),
             step(Action::Delete {
                 target: ObjectRef::cluster(Kind::VolumeSnapshotContent, "c1"),

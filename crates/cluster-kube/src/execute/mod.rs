@@ -167,7 +167,10 @@ impl<'a> Executor<'a> {
     ) -> Result<Outcome, StepError> {
         let at = At::new(index, step.action.verb(), step.action.target());
         match &step.action {
-            Action::Create { object } => self.create(&at, object).await,
+            Action::Create { object } => {
+                let object = object.object().map_err(|e| at.invalid(e.to_string()))?;
+                self.create(&at, &object).await
+            }
             Action::Patch {
                 target,
                 precondition,

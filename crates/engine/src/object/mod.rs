@@ -1,6 +1,7 @@
 //! Objects the engine reads and writes: one enum over the typed API objects,
 //! with their kinds and references.
 
+mod new;
 mod reference;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -17,6 +18,7 @@ use vmbackup_api::{
     VolumeSnapshotContent,
 };
 
+pub use new::NewObject;
 pub use reference::{Kind, ObjectRef};
 
 /// Any object the engine knows, typed. Each is boxed: an `Object` is two
