@@ -2,6 +2,7 @@
 //! target, each with a stable code, the object it is about, what is wrong,
 //! what will fail because of it, and the fix.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -132,8 +133,9 @@ pub struct Finding {
     pub object: ObjectRef,
     /// What is wrong.
     pub message: String,
-    /// What will fail because of it.
-    pub impact: String,
+    /// What will fail because of it (most codes have a fixed text, which is
+    /// not copied into every finding).
+    pub impact: Cow<'static, str>,
     /// How to fix it (or that vmbackup's plan fixes it).
     pub fix: String,
 }
@@ -147,7 +149,7 @@ impl Finding {
             severity,
             object,
             message: String::new(),
-            impact: String::new(),
+            impact: Cow::Borrowed(""),
             fix: String::new(),
         }
     }
@@ -161,8 +163,11 @@ impl Finding {
 
     /// Sets what will fail because of it.
     #[must_use]
-    pub fn impact(mut self, text: impl Into<String>) -> Self {
-        self.impact = exact(text.into());
+    pub fn impact(mut self, text: impl Into<Cow<'static, str>>) -> Self {
+        self.impact = match text.into() {
+            Cow::Owned(text) => Cow::Owned(exact(text)),
+            fixed => fixed,
+        };
         self
     }
 

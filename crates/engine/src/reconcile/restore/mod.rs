@@ -209,7 +209,7 @@ impl<'a> Restore<'a> {
             finding: Box::new(
                 Finding::new(Code::RestoreFailed, Severity::Error, self.r.clone())
                     .message(format!("restore refused: {message}"))
-                    .impact(impact)
+                    .impact(impact.to_owned())
                     .fix(fix),
             ),
             message,
@@ -228,7 +228,7 @@ impl<'a> Restore<'a> {
             finding: Some(Box::new(
                 Finding::new(Code::RestoreBlocked, severity, self.r.clone())
                     .message(format!("restore waits: {message}"))
-                    .impact(impact)
+                    .impact(impact.to_owned())
                     .fix(fix),
             )),
             message,

@@ -43,7 +43,7 @@ impl From<&Finding> for FindingRow {
             namespace: f.object.namespace.clone(),
             name: f.object.name.clone(),
             message: f.message.clone(),
-            impact: f.impact.clone(),
+            impact: f.impact.to_string(),
             fix: f.fix.clone(),
         }
     }

@@ -54,7 +54,7 @@ impl Checker<'_> {
         self.out.findings.push(
             Finding::new(code, severity, object)
                 .message(message)
-                .impact(impact)
+                .impact(impact.to_owned())
                 .fix(fix),
         );
     }
