@@ -27,9 +27,9 @@ use crate::metadata::VmBackupMetadata;
 use crate::naming;
 use crate::object::{Kind, ObjectRef};
 use crate::plan::{Action, Reconciler};
+use crate::reconcile::handles::Scope;
 use crate::resolve::{self, Verdict};
 use crate::target::TargetState;
-use crate::view::Key;
 
 const R: Reconciler = Reconciler::Backup;
 const REPAIR: Reconciler = Reconciler::HandleRepair;
@@ -40,15 +40,14 @@ pub const UNHEALTHY_MESSAGE: &str = "Change back to non-ready";
 
 /// Plans every VMBackup. `repair` holds the VMBackups whose broken handles
 /// are repaired in this plan.
-pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
+pub fn reconcile(ctx: &Ctx, repair: &Scope<'_>, out: &mut Out) {
     for ((ns, name), vmb) in ctx.view.vmbackups() {
         if deleting(&vmb.metadata) {
             finalize(ctx, vmb, out);
             continue;
         }
         let mut unit = Unit::default();
-        let key = (ns.to_owned(), name.to_owned());
-        let want = desire(ctx, vmb, repair.contains(&key), &mut unit, out);
+        let want = desire(ctx, vmb, repair.contains(&(ns, name)), &mut unit, out);
         let r = ObjectRef::namespaced(Kind::VirtualMachineBackup, ns, name);
         for (action, reason, who) in unit.creates {
             out.step(who, action, reason);
@@ -61,7 +60,8 @@ pub fn reconcile(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
                     .unwrap_or_else(|| "update VM backup status".into()),
             );
             if ctx.view.restores_of(ns, name).next().is_some() {
-                out.planned_vmbackups.insert(key, want);
+                out.planned_vmbackups
+                    .insert((ns.to_owned(), name.to_owned()), want);
             }
         }
         for (action, reason) in unit.retires {

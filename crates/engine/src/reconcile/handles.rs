@@ -11,7 +11,6 @@ use crate::naming;
 use crate::object::{Kind, ObjectRef};
 use crate::reconcile::backup::content_of_volume_backup;
 use crate::resolve::{self, Problem, Verdict};
-use crate::view::Key;
 
 /// Who depends on a content (borrowed from the View; described only when a
 /// finding needs it).
@@ -53,7 +52,7 @@ impl User<'_> {
 }
 
 /// Reports every Longhorn content whose handle is wrong or doubtful.
-pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
+pub fn report(ctx: &Ctx, repair: &Scope<'_>, out: &mut Out) {
     let view = ctx.view;
     let mut users: BTreeMap<Cow<'_, str>, User<'_>> = BTreeMap::new();
     for ((ns, name), vmb) in view.vmbackups() {
@@ -144,7 +143,7 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
         };
         let planned = user
             .and_then(User::vmbackup)
-            .is_some_and(|(ns, name)| repair.contains(&(ns.to_owned(), name.to_owned())));
+            .is_some_and(|key| repair.contains(&key));
         let restoring = user.and_then(User::restore);
         let repair_text = |correct: &str| match user.and_then(User::vmbackup) {
             None if restoring.is_some() => {
@@ -282,15 +281,14 @@ pub fn report(ctx: &Ctx, repair: &BTreeSet<Key>, out: &mut Out) {
 /// The VMBackups whose broken handles are repaired in this plan: those
 /// named by the options, plus every VMBackup a same-namespace restore in
 /// progress reads from.
-pub fn repair_scope(ctx: &Ctx, options: &Options) -> BTreeSet<Key> {
+pub fn repair_scope<'a>(ctx: &Ctx<'a>, options: &'a Options) -> Scope<'a> {
     let view = ctx.view;
-    let mut scope: BTreeSet<Key> = match &options.repair {
-        RepairScope::All => view
-            .vmbackups()
-            .keys()
-            .map(|(ns, name)| (ns.to_owned(), name.to_owned()))
+    let mut scope: Scope<'a> = match &options.repair {
+        RepairScope::All => view.vmbackups().keys().collect(),
+        RepairScope::Only(keys) => keys
+            .iter()
+            .map(|(ns, name)| (ns.as_str(), name.as_str()))
             .collect(),
-        RepairScope::Only(keys) => keys.clone(),
         RepairScope::WhenNeeded => BTreeSet::new(),
     };
     for vmr in view.vmrestores().values() {
@@ -298,8 +296,8 @@ pub fn repair_scope(ctx: &Ctx, options: &Options) -> BTreeSet<Key> {
             continue;
         }
         let key = (
-            vmr.spec.virtual_machine_backup_namespace.clone(),
-            vmr.spec.virtual_machine_backup_name.clone(),
+            vmr.spec.virtual_machine_backup_namespace.as_str(),
+            vmr.spec.virtual_machine_backup_name.as_str(),
         );
         if ns_of(&vmr.metadata) == key.0 {
             scope.insert(key);
@@ -307,3 +305,6 @@ pub fn repair_scope(ctx: &Ctx, options: &Options) -> BTreeSet<Key> {
     }
     scope
 }
+
+/// VMBackups by `(namespace, name)`, borrowed from the View and the options.
+pub type Scope<'a> = BTreeSet<(&'a str, &'a str)>;
