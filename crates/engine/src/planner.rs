@@ -227,3 +227,101 @@ fn safeguard(view: &View, steps: Vec<Step>) -> Vec<Step> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::merge_patch::MergePatch;
+    use crate::object::{NewObject, Object};
+    use crate::plan::Precondition;
+
+    fn step(action: Action) -> Step {
+        Step {
+            action,
+            reason: "r".into(),
+            reconciler: Reconciler::Backup,
+        }
+    }
+
+    fn patch(kind: Kind, ns: &str, name: &str, status: bool, value: serde_json::Value) -> Step {
+        let target = ObjectRef::new(kind, Some(ns), name);
+        let precondition = Precondition::none();
+        let patch = MergePatch::from(value);
+        step(if status {
+            Action::PatchStatus {
+                target,
+                precondition,
+                patch,
+            }
+        } else {
+            Action::Patch {
+                target,
+                precondition,
+                patch,
+            }
+        })
+    }
+
+    fn create(value: serde_json::Value) -> Step {
+        step(Action::Create {
+            object: NewObject::from(Object::from_value(value).unwrap()),
+        })
+    }
+
+    fn delete(kind: Kind, name: &str) -> Step {
+        step(Action::Delete {
+            target: ObjectRef::new(kind, None, name),
+            precondition: Precondition::none(),
+        })
+    }
+
+    #[test]
+    fn one_mutation_per_object_and_kind_of_mutation() {
+        let vmb = Kind::VirtualMachineBackup;
+        let pvc = |ns: Option<&str>| {
+            let mut metadata = json!({"name": "p"});
+            if let Some(ns) = ns {
+                metadata["namespace"] = json!(ns);
+            }
+            create(
+                json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata}),
+            )
+        };
+        let steps = vec![
+            patch(vmb, "a", "b", false, json!({"metadata": {"x": 1}})),
+            patch(vmb, "a", "b", true, json!({"status": {"y": 1}})),
+            pvc(None),
+            delete(Kind::VolumeSnapshotContent, "c"),
+            patch(vmb, "other", "b", false, json!({"metadata": {"x": 3}})),
+            patch(vmb, "a", "b", false, json!({"metadata": {"x": 2, "z": 1}})),
+            // The same PVC: no namespace means `default`.
+            pvc(Some("default")),
+            pvc(Some("ns")),
+            delete(Kind::VolumeSnapshotContent, "c"),
+            patch(vmb, "a", "b", true, json!({"status": {"w": 1}})),
+        ];
+        let kept = coalesce(steps);
+        let summary: Vec<String> = kept
+            .iter()
+            .map(|s| match &s.action {
+                Action::Patch { patch, .. } | Action::PatchStatus { patch, .. } => {
+                    format!("{} {} {}", s.action.verb(), s.action.target(), patch)
+                }
+                _ => format!("{} {}", s.action.verb(), s.action.target()),
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                r#"patch VirtualMachineBackup a/b {"metadata":{"x":2,"z":1}}"#,
+                r#"patch-status VirtualMachineBackup a/b {"status":{"w":1,"y":1}}"#,
+                "create PersistentVolumeClaim default/p",
+                "delete VolumeSnapshotContent c",
+                r#"patch VirtualMachineBackup other/b {"metadata":{"x":3}}"#,
+                "create PersistentVolumeClaim ns/p",
+            ]
+        );
+    }
+}
