@@ -393,9 +393,22 @@ pub fn patch_action<T: ToValue + PartialEq>(
     let only_status = patch
         .as_object()
         .is_some_and(|m| m.len() == 1 && m.contains_key("status"));
-    let patch = MergePatch::from(&patch);
-    let precondition = pinned(meta);
-    Some(if only_status {
+    Some(patch_of(
+        target,
+        pinned(meta),
+        MergePatch::from(&patch),
+        only_status,
+    ))
+}
+
+/// A patch of the object, or of its status subresource.
+pub fn patch_of(
+    target: ObjectRef,
+    precondition: Precondition,
+    patch: MergePatch,
+    status: bool,
+) -> Action {
+    if status {
         Action::PatchStatus {
             target,
             precondition,
@@ -407,7 +420,7 @@ pub fn patch_action<T: ToValue + PartialEq>(
             precondition,
             patch,
         }
-    })
+    }
 }
 
 /// A create action.

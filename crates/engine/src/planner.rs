@@ -246,22 +246,12 @@ mod tests {
     }
 
     fn patch(kind: Kind, ns: &str, name: &str, status: bool, value: serde_json::Value) -> Step {
-        let target = ObjectRef::new(kind, Some(ns), name);
-        let precondition = Precondition::none();
-        let patch = MergePatch::from(value);
-        step(if status {
-            Action::PatchStatus {
-                target,
-                precondition,
-                patch,
-            }
-        } else {
-            Action::Patch {
-                target,
-                precondition,
-                patch,
-            }
-        })
+        step(crate::context::patch_of(
+            ObjectRef::new(kind, Some(ns), name),
+            Precondition::none(),
+            MergePatch::from(value),
+            status,
+        ))
     }
 
     fn create(value: serde_json::Value) -> Step {

@@ -158,6 +158,40 @@ impl<T> Default for Named<T> {
     }
 }
 
+/// What [`Namespaced`] and [`Named`] share: counting, the objects in order
+/// and (inside the View) the object at a position.
+macro_rules! in_order {
+    ($store:ident) => {
+        impl<T> $store<T> {
+            /// Number of objects.
+            pub fn len(&self) -> usize {
+                self.0.items.len()
+            }
+
+            /// Whether there is none.
+            pub fn is_empty(&self) -> bool {
+                self.0.items.is_empty()
+            }
+
+            /// Every object, in key order.
+            pub fn values(&self) -> impl Iterator<Item = &T> {
+                self.0.items.iter().map(Box::as_ref)
+            }
+
+            pub(crate) fn at(&self, position: u32) -> &T {
+                &self.0.items[position as usize]
+            }
+
+            pub(crate) fn boxed(&self) -> impl Iterator<Item = &Box<T>> {
+                self.0.items.iter()
+            }
+        }
+    };
+}
+
+in_order!(Namespaced);
+in_order!(Named);
+
 fn pair<T: HasMeta>(o: &T) -> (&str, &str) {
     let meta = o.meta();
     (namespace_of(meta), name_of(meta))
@@ -182,16 +216,6 @@ impl<T: HasMeta> Namespaced<T> {
         );
     }
 
-    /// Number of objects.
-    pub fn len(&self) -> usize {
-        self.0.items.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.0.items.is_empty()
-    }
-
     /// The object `namespace/name`.
     pub fn get(&self, namespace: &str, name: &str) -> Option<&T> {
         self.0
@@ -212,19 +236,6 @@ impl<T: HasMeta> Namespaced<T> {
     pub fn keys(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.items.iter().map(|o| pair(o.as_ref()))
     }
-
-    /// Every object, in order.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.0.items.iter().map(Box::as_ref)
-    }
-
-    pub(crate) fn at(&self, position: u32) -> &T {
-        &self.0.items[position as usize]
-    }
-
-    pub(crate) fn boxed(&self) -> impl Iterator<Item = &Box<T>> {
-        self.0.items.iter()
-    }
 }
 
 impl<T: HasMeta> Named<T> {
@@ -235,16 +246,6 @@ impl<T: HasMeta> Named<T> {
     pub(crate) fn seal(&mut self) {
         self.0
             .seal(|a, b| name(a).cmp(name(b)), |o| key_hash("", name(o)));
-    }
-
-    /// Number of objects.
-    pub fn len(&self) -> usize {
-        self.0.items.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.0.items.is_empty()
     }
 
     /// The object named `name`.
@@ -261,19 +262,6 @@ impl<T: HasMeta> Named<T> {
     /// Every name, in order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.0.items.iter().map(|o| name(o.as_ref()))
-    }
-
-    /// Every object, in name order.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.0.items.iter().map(Box::as_ref)
-    }
-
-    pub(crate) fn at(&self, position: u32) -> &T {
-        &self.0.items[position as usize]
-    }
-
-    pub(crate) fn boxed(&self) -> impl Iterator<Item = &Box<T>> {
-        self.0.items.iter()
     }
 }
 
