@@ -8,6 +8,7 @@ mod output;
 mod progress;
 mod render;
 mod source;
+mod yaml;
 
 use std::process::ExitCode;
 

@@ -167,7 +167,7 @@ fn one_line(text: &str) -> String {
 
 /// The plan as a YAML stream for `kubectl apply -f -`, with `header` lines
 /// as comments on top.
-pub fn kubectl_yaml(steps: &[Step], header: &[String]) -> Result<String, serde_yaml_ng::Error> {
+pub fn kubectl_yaml(steps: &[Step], header: &[String]) -> Result<String, serde_json::Error> {
     let mut out = String::new();
     for line in header {
         out.push_str(&format!("# {}\n", one_line(line)));
@@ -218,7 +218,7 @@ pub fn kubectl_yaml(steps: &[Step], header: &[String]) -> Result<String, serde_y
             Rendered::Document(value) => {
                 out.push_str("---\n");
                 out.push_str(&format!("# {title}\n"));
-                out.push_str(&serde_yaml_ng::to_string(value)?);
+                out.push_str(&crate::yaml::to_string(value)?);
             }
             Rendered::Command(command) => {
                 out.push_str(&format!("# {title}\n#   run after the apply: {command}\n"));
@@ -342,6 +342,24 @@ mod tests {
         let docs = vmbackup_api::document::values_from_str(&text).unwrap();
         assert_eq!(docs.len(), 1);
         assert_eq!(docs[0].1, content.to_value());
+    }
+
+    #[test]
+    fn strings_yaml_1_1_reads_as_booleans_stay_strings_for_kubectl() {
+        let target = ObjectRef::namespaced(Kind::VirtualMachineBackup, "default", "b1");
+        let steps = [step(Action::Patch {
+            target,
+            precondition: pinned(),
+            patch: json!({"status": {"volumeBackups": [{"persistentVolumeClaim": {"metadata":
+                {"annotations": {"pv.kubernetes.io/bind-completed": "yes", "x": "off"}}}}]}})
+            .into(),
+        })];
+        let text = kubectl_yaml(&steps, &[]).unwrap();
+        assert!(
+            text.contains("pv.kubernetes.io/bind-completed: \"yes\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("x: \"off\"\n"), "{text}");
     }
 
     #[test]

@@ -175,7 +175,7 @@ fn print_report(report: &Report, format: Format) -> anyhow::Result<()> {
             );
         }
         Format::Json => println!("{}", serde_json::to_string_pretty(&out)?),
-        Format::Yaml => print!("{}", serde_yaml_ng::to_string(&out)?),
+        Format::Yaml => print!("{}", crate::yaml::to_string(&out)?),
     }
     Ok(())
 }

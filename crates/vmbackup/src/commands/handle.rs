@@ -87,7 +87,7 @@ fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             json.push('\n');
             json
         }
-        Format::Yaml => serde_yaml_ng::to_string(&reports)?,
+        Format::Yaml => crate::yaml::to_string(&reports)?,
     };
     let mut stdout = io::stdout().lock();
     if let Err(err) = stdout

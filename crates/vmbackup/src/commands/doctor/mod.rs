@@ -120,7 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             json.push('\n');
             json
         }
-        Format::Yaml => serde_yaml_ng::to_string(&report)?,
+        Format::Yaml => crate::yaml::to_string(&report)?,
     };
     emit(&text)?;
     Ok(ExitCode::from(exit_code(&plan.findings)))

@@ -218,7 +218,7 @@ fn render(
                 json.push('\n');
                 json
             } else {
-                serde_yaml_ng::to_string(&out)?
+                crate::yaml::to_string(&out)?
             }
         }
         Format::Table => {
@@ -245,7 +245,7 @@ fn render(
             text.push_str(&format!("{verdict}\n"));
             if args.dry_run {
                 text.push_str("---\n");
-                text.push_str(&serde_yaml_ng::to_string(&value)?);
+                text.push_str(&crate::yaml::to_string(&value)?);
             }
             text
         }

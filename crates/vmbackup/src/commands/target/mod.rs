@@ -190,7 +190,7 @@ async fn interrupted(stop: Stop, what: &str) -> ExitCode {
 fn structured<T: serde::Serialize>(value: &T, format: Format) -> anyhow::Result<String> {
     Ok(match format {
         Format::Json | Format::Table => serde_json::to_string_pretty(value)? + "\n",
-        Format::Yaml => serde_yaml_ng::to_string(value)?,
+        Format::Yaml => crate::yaml::to_string(value)?,
     })
 }
 

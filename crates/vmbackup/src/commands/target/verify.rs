@@ -215,7 +215,7 @@ pub fn render(results: &[VolumeResult], format: Format) -> anyhow::Result<String
     Ok(match format {
         Format::Table => render_text(results),
         Format::Json => serde_json::to_string_pretty(results)? + "\n",
-        Format::Yaml => serde_yaml_ng::to_string(results)?,
+        Format::Yaml => crate::yaml::to_string(results)?,
     })
 }
 
