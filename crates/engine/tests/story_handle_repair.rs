@@ -312,3 +312,57 @@ mod with_restores {
         super::support::namespace(name)
     }
 }
+
+#[test]
+fn a_snapshot_the_backup_does_not_control_is_left_and_the_fix_says_so() {
+    // The same legacy pair, but its VolumeSnapshot has no owner: the repair
+    // gives the backup a correct pair and leaves the old one for a human.
+    let mut objects = legacy_cluster().objects();
+    for o in &mut objects {
+        if o.kind() == Kind::VolumeSnapshot {
+            o.meta_mut().owner_references = None;
+        }
+    }
+    let view = View::complete(objects);
+    let options = Options {
+        repair: RepairScope::All,
+        ..Options::default()
+    };
+    let p = plan(&view, &not_read(), now(), &options);
+    let new_vb = format!("{VB}-snap-revise");
+    assert_eq!(
+        summary(&p),
+        [
+            format!("create VolumeSnapshotContent {new_vb}-vsc"),
+            format!("create VolumeSnapshot {new_vb}"),
+            format!("patch VirtualMachineBackup {VMB}"),
+        ]
+    );
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.code == Code::LegacyHandle)
+        .expect("legacy-handle finding");
+    assert!(f.fix.contains("this plan repairs it"), "{}", f.fix);
+    assert!(
+        f.fix
+            .contains(&format!("VolumeSnapshot default/{VB} is not controlled")),
+        "{}",
+        f.fix
+    );
+    assert!(
+        !f.fix.contains("then it is set to Retain and deleted"),
+        "{}",
+        f.fix
+    );
+
+    // Without a request, the fix names the command and the same caveat.
+    let p = plan(&view, &not_read(), now(), &Options::default());
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.code == Code::LegacyHandle)
+        .expect("legacy-handle finding");
+    assert!(f.fix.contains("`vmbackup repair`"), "{}", f.fix);
+    assert!(f.fix.contains("left in place"), "{}", f.fix);
+}

@@ -145,11 +145,27 @@ pub fn report(ctx: &Ctx, repair: &Scope<'_>, out: &mut Out) {
             .and_then(User::vmbackup)
             .is_some_and(|key| repair.contains(&key));
         let restoring = user.and_then(User::restore);
+        // A repair retires the old pair only when its VolumeSnapshot is the
+        // VMBackup's own (or gone).
+        let foreign = user
+            .and_then(User::vmbackup)
+            .and_then(|(ns, vmb)| foreign_snapshot(view, content, ns, vmb));
         let repair_text = |correct: &str| match user.and_then(User::vmbackup) {
             None if restoring.is_some() => {
                 let (ns, vmr) = restoring.unwrap_or_default();
                 format!(
                     "restore {ns}/{vmr} replaces it: it is retired together with any PVC that is still Pending on it, and made again with handle {correct} (Retain)"
+                )
+            }
+            Some((ns, vmb)) if foreign.is_some() => {
+                let vs = foreign.clone().unwrap_or_default();
+                let now = if planned {
+                    "this plan repairs it"
+                } else {
+                    "`vmbackup repair` for this VMBackup repairs it"
+                };
+                format!(
+                    "{now}: a new VolumeSnapshot and content with handle {correct} replace it for VMBackup {ns}/{vmb}; the old pair is left in place, because VolumeSnapshot {vs} is not controlled by that VMBackup: set this content's deletionPolicy to Retain, then delete VolumeSnapshot {vs} and this content yourself (the Longhorn backup is kept)"
                 )
             }
             Some((ns, vmb)) if planned => format!(
@@ -276,6 +292,25 @@ pub fn report(ctx: &Ctx, repair: &Scope<'_>, out: &mut Out) {
             }
         }
     }
+}
+
+/// The VolumeSnapshot (`namespace/name`) a content is bound to, when it
+/// exists and is not controlled by the VMBackup `ns/vmb`: a repair then
+/// leaves the old pair alone, as [`retire_replaced`] does.
+///
+/// [`retire_replaced`]: crate::reconcile::backup
+fn foreign_snapshot(
+    view: &crate::view::View,
+    content: &vmbackup_api::VolumeSnapshotContent,
+    ns: &str,
+    vmb: &str,
+) -> Option<String> {
+    let uid = view.vmbackup(ns, vmb)?.metadata.uid.as_deref()?;
+    let r = &content.spec.volume_snapshot_ref;
+    let vs_ns = r.namespace.as_deref().unwrap_or("default");
+    let vs = view.snapshot(vs_ns, r.name.as_deref()?)?;
+    (!crate::build::controlled_by(&vs.metadata, Some(uid)))
+        .then(|| format!("{vs_ns}/{}", name_of(&vs.metadata)))
 }
 
 /// The VMBackups whose broken handles are repaired in this plan: those
