@@ -197,6 +197,15 @@ pub enum Error {
         /// Path of the lock that wins over ours.
         holder: String,
     },
+    /// An import was refused because the volume on the target is damaged in
+    /// a way a new backup would make worse.
+    #[error("volume {volume}: nothing imported: {reason}")]
+    ImportRefused {
+        /// Volume name.
+        volume: String,
+        /// Why.
+        reason: String,
+    },
     /// Block collection was refused because the volume is not in a state where
     /// it is safe.
     #[error("volume {volume}: unused blocks were not collected: {reason}")]

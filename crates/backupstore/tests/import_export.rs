@@ -239,6 +239,40 @@ async fn compression_of_a_volume_is_sticky() {
 }
 
 #[tokio::test]
+async fn a_volume_whose_volume_cfg_is_missing_takes_no_new_backup() {
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let big = work.path().join("big.img");
+    make_image(&big, 8 * BS, &[(0, 10, Fill::Byte(3))]);
+    target
+        .import_raw("vol", &big, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    let cfg = dir
+        .path()
+        .join(vmbackup_backupstore::layout::volume_cfg("vol").unwrap());
+    std::fs::remove_file(&cfg).unwrap();
+    let before = std::fs::read_dir(cfg.parent().unwrap().join("backups"))
+        .unwrap()
+        .count();
+
+    let small = work.path().join("small.img");
+    make_image(&small, 2 * BS, &[(0, 10, Fill::Byte(4))]);
+    let e = target
+        .import_raw("vol", &small, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::ImportRefused { .. }), "{e}");
+    assert!(e.to_string().contains("volume.cfg is missing"), "{e}");
+    // Nothing was written: no volume.cfg, no new backup config.
+    assert!(!cfg.exists());
+    let after = std::fs::read_dir(cfg.parent().unwrap().join("backups"))
+        .unwrap()
+        .count();
+    assert_eq!(after, before);
+}
+
+#[tokio::test]
 async fn backup_names_are_never_reused() {
     let (_dir, target) = local_target();
     let work = tempfile::tempdir().unwrap();

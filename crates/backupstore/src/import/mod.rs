@@ -286,6 +286,24 @@ impl Target {
         let volume_config = match self.volume_config_opt(volume).await? {
             Some(v) => v,
             None => {
+                // Backups without a volume.cfg: a new volume.cfg would record
+                // this image's size as the volume's, and the backups of a
+                // larger image would no longer fit it.
+                let existing = self.list_backups(volume).await?;
+                if let Some(first) = existing.backups.first() {
+                    return Err(Error::ImportRefused {
+                        volume: volume.to_owned(),
+                        reason: format!(
+                            "{vol_path} is missing, yet the volume holds {} backup(s) ({first}{}); a new volume.cfg would not know their size. Restore volume.cfg from a copy of the target, or import under another volume name",
+                            existing.backups.len(),
+                            if existing.backups.len() > 1 {
+                                ", ..."
+                            } else {
+                                ""
+                            },
+                        ),
+                    });
+                }
                 let v = VolumeConfig {
                     name: volume.to_owned(),
                     created_time: now_rfc3339(),
