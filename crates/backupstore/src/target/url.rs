@@ -45,10 +45,14 @@ struct Parts<'a> {
     userinfo: Option<&'a str>,
     host: &'a str,
     path: &'a str,
+    /// Whether a `?query` or `#fragment` followed the path (Longhorn reads
+    /// `nfsOptions` from an NFS URL's query; other schemes have none).
+    has_query: bool,
 }
 
 fn split(url: &str) -> Option<Parts<'_>> {
     let (scheme, rest) = url.split_once("://")?;
+    let has_query = rest.contains(['?', '#']);
     let rest = rest.split(['?', '#']).next().unwrap_or("");
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -63,7 +67,53 @@ fn split(url: &str) -> Option<Parts<'_>> {
         userinfo,
         host,
         path,
+        has_query,
     })
+}
+
+/// Checks an S3 bucket name against S3's rules: 3 to 63 characters,
+/// lowercase letters, digits, `.` and `-`, starting and ending with a letter
+/// or digit, with no `..`.
+fn check_bucket(url: &str, bucket: &str) -> Result<()> {
+    let ok = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !bucket.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            url,
+            format!(
+                "bucket {bucket:?} is not a valid S3 bucket name (3 to 63 lowercase letters, digits, '.' and '-', starting and ending with a letter or digit)"
+            ),
+        ))
+    }
+}
+
+/// Checks an S3 region: letters, digits, `-` and `_` (`us-east-1`, or a
+/// custom endpoint's own name).
+fn check_region(url: &str, region: &str) -> Result<()> {
+    if region.is_empty() {
+        return Err(bad(
+            url,
+            "empty region after '@': use s3://bucket@region/path, or s3://bucket/path for no region",
+        ));
+    }
+    if region.len() > 64
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(bad(
+            url,
+            format!("region {region:?} is not a region name (letters, digits, '-' and '_')"),
+        ));
+    }
+    Ok(())
 }
 
 fn bad(url: &str, reason: impl Into<String>) -> Error {
@@ -165,13 +215,23 @@ pub fn parse_target_url(url: &str) -> Result<TargetUrl> {
             })
         }
         "s3" => {
+            if p.has_query {
+                return Err(bad(
+                    url,
+                    "an s3:// target URL has no query or fragment ('?' or '#')",
+                ));
+            }
             let (bucket, region) = match p.userinfo {
-                Some(u) => (u, (!p.host.is_empty()).then(|| p.host.to_owned())),
+                Some(u) => {
+                    check_region(url, p.host)?;
+                    (u, Some(p.host.to_owned()))
+                }
                 None => (p.host, None),
             };
             if bucket.is_empty() {
                 return Err(bad(url, "missing bucket: use s3://bucket@region/path"));
             }
+            check_bucket(url, bucket)?;
             if p.path.is_empty() {
                 return Err(bad(
                     url,
@@ -185,6 +245,12 @@ pub fn parse_target_url(url: &str) -> Result<TargetUrl> {
             })
         }
         "azblob" => {
+            if p.has_query {
+                return Err(bad(
+                    url,
+                    "an azblob:// target URL has no query or fragment ('?' or '#')",
+                ));
+            }
             let (container, suffix) = match p.userinfo {
                 Some(u) => (u, (!p.host.is_empty()).then(|| p.host.to_owned())),
                 None => (p.host, None),
@@ -268,7 +334,7 @@ mod tests {
                 "backupstore",
             ),
             ("s3://backupbucket/path", "backupbucket", None, "path"),
-            ("s3://b@r/a/b/", "b", Some("r"), "a/b"),
+            ("s3://bkt@r/a/b/", "bkt", Some("r"), "a/b"),
         ];
         for (url, bucket, region, prefix) in cases {
             assert_eq!(
@@ -284,9 +350,19 @@ mod tests {
         for bad in [
             "s3://bucket@region",
             "s3:///x",
-            "s3://b@r/../x",
-            "s3://b@r/a//b",
-            "s3://b@r/%zz",
+            "s3://bkt@r/../x",
+            "s3://bkt@r/a//b",
+            "s3://bkt@r/%zz",
+            "s3://b@/p",
+            "s3://bu ck@x/",
+            "s3://Bad_Bucket..x@us-east-1/",
+            "s3://bucket..x@us-east-1/",
+            "s3://ab@us-east-1/",
+            "s3://-bucket@us-east-1/",
+            "s3://bucket@us east/",
+            "s3://bucket@us-east-1/p?x=1",
+            "s3://bucket@us-east-1/p#frag",
+            "azblob://container@core.windows.net/p?x",
         ] {
             assert!(parse_target_url(bad).is_err(), "{bad}");
         }
