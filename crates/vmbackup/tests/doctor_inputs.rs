@@ -110,6 +110,36 @@ fn every_unreadable_file_is_named_with_its_line() {
 }
 
 #[test]
+fn objects_without_a_valid_name_or_namespace_are_refused() {
+    for (text, says) in [
+        (
+            "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineBackup\nmetadata: {namespace: default}\nspec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: vm1}}\n",
+            "metadata.name: missing",
+        ),
+        (
+            "apiVersion: harvesterhci.io/v1beta1\nkind: VirtualMachineBackup\nmetadata: {name: ../x, namespace: default}\nspec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: vm1}}\n",
+            "metadata.name: \"../x\" is not a Kubernetes object name",
+        ),
+        (
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: p, namespace: Not_A_Namespace}\n",
+            "metadata.namespace: \"Not_A_Namespace\" is not a namespace name",
+        ),
+    ] {
+        let d = tempfile::tempdir().unwrap();
+        write_yaml(d.path(), "good.yaml", &healthy_cluster());
+        std::fs::write(d.path().join("bad.yaml"), text).unwrap();
+        let r = run(["doctor", "--from", d.path().to_str().unwrap()], None);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(r.stdout.is_empty());
+        assert!(
+            r.stderr.contains("bad.yaml: document 1 (from line 1)") && r.stderr.contains(says),
+            "{says}: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
 fn an_input_without_objects_is_an_error() {
     let d = tempfile::tempdir().unwrap();
     std::fs::write(d.path().join("notes.yaml"), "just: notes\n").unwrap();

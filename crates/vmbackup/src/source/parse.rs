@@ -8,8 +8,8 @@ use std::path::Path;
 
 use serde_json::Value;
 use vmbackup_api::document::{DocumentError, Location, values_from_str};
-use vmbackup_engine::Object;
 use vmbackup_engine::object::ObjectError;
+use vmbackup_engine::{Object, naming};
 
 use super::error::SourceError;
 use super::notes::Notes;
@@ -64,7 +64,18 @@ pub fn objects_in(
             restore_nulls(&mut value);
         }
         match Object::from_value(value) {
-            Ok(object) => out.push(object),
+            Ok(object) => {
+                if let Err(message) = check_names(&object) {
+                    return Err(SourceError::Object {
+                        path: path.to_owned(),
+                        location: describe(location, &starts),
+                        kind: object.kind().to_string(),
+                        name: object.meta().name.clone().unwrap_or_default(),
+                        message,
+                    });
+                }
+                out.push(object);
+            }
             Err(ObjectError::UnknownKind {
                 api_version, kind, ..
             }) => notes.ignored_kind(&api_version, &kind),
@@ -85,6 +96,29 @@ pub fn objects_in(
         }
     }
     Ok(out)
+}
+
+/// An object read from a file names itself as the API server would have
+/// it: a `metadata.name` that is a DNS-1123 subdomain, and a namespace, if
+/// any, that is a DNS-1123 label. Anything else is no object of a cluster,
+/// and a name such as `../x` must never reach a plan or a path.
+fn check_names(object: &Object) -> Result<(), String> {
+    let meta = object.meta();
+    match meta.name.as_deref() {
+        None | Some("") => return Err("metadata.name: missing".into()),
+        Some(name) if !naming::is_dns1123_subdomain(name) => {
+            return Err(format!(
+                "metadata.name: {name:?} is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253 characters)"
+            ));
+        }
+        Some(_) => {}
+    }
+    match meta.namespace.as_deref() {
+        Some(ns) if !ns.is_empty() && !naming::is_dns1123_label(ns) => Err(format!(
+            "metadata.namespace: {ns:?} is not a namespace name (lowercase letters, digits and '-', at most 63 characters)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn syntax_message(error: &DocumentError) -> String {
