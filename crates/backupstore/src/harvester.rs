@@ -11,7 +11,7 @@
 use crate::error::{Error, NameKind, Result};
 use crate::json::to_go_json;
 use crate::layout;
-use crate::name::validate_k8s_name;
+use crate::name::{is_valid_name, validate_k8s_name};
 use crate::read::Ignored;
 use crate::target::Target;
 use serde::{Deserialize, Serialize};
@@ -99,6 +99,7 @@ impl VmBackupMetadata {
             m.namespace = "default".into();
         }
         check_names(path, &m.namespace, &m.name)?;
+        check_volume_backups(path, m.volume_backups.as_ref())?;
         Ok(m)
     }
 
@@ -182,6 +183,72 @@ impl VmImageMetadata {
     pub fn to_json(&self) -> Vec<u8> {
         to_go_json(self)
     }
+}
+
+/// The fields of `volumeBackups` that name what a backup restores from have
+/// the types Harvester writes, and the Longhorn volume and backup names are
+/// names (never paths): a damaged or hostile file is reported, not read as
+/// a backup of nothing.
+fn check_volume_backups(path: &str, volume_backups: Option<&Value>) -> Result<()> {
+    let list = match volume_backups {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(Error::field(path, "volumeBackups", "not a list")),
+    };
+    for (i, vb) in list.iter().enumerate() {
+        let field = |name: &str| format!("volumeBackups[{i}].{name}");
+        if !vb.is_object() {
+            return Err(Error::field(
+                path,
+                format!("volumeBackups[{i}]"),
+                "not an object",
+            ));
+        }
+        for (at, keys) in [
+            ("name", &["name"][..]),
+            ("volumeName", &["volumeName"][..]),
+            ("longhornBackupName", &["longhornBackupName"][..]),
+            (
+                "persistentVolumeClaim.metadata.name",
+                &["persistentVolumeClaim", "metadata", "name"][..],
+            ),
+            (
+                "persistentVolumeClaim.spec.volumeName",
+                &["persistentVolumeClaim", "spec", "volumeName"][..],
+            ),
+        ] {
+            let mut cur = Some(vb);
+            for k in keys {
+                cur = cur.and_then(|v| v.get(k));
+            }
+            match cur {
+                None | Some(Value::Null) | Some(Value::String(_)) => {}
+                Some(_) => return Err(Error::field(path, field(at), "not a string")),
+            }
+        }
+        if vb
+            .get("volumeSize")
+            .is_some_and(|v| !v.is_null() && !v.is_i64())
+        {
+            return Err(Error::field(path, field("volumeSize"), "not an integer"));
+        }
+        for (at, name) in [
+            ("longhornBackupName", str_at(vb, &["longhornBackupName"])),
+            (
+                "persistentVolumeClaim.spec.volumeName",
+                str_at(vb, &["persistentVolumeClaim", "spec", "volumeName"]),
+            ),
+        ] {
+            if let Some(name) = name.filter(|n| !n.is_empty() && !is_valid_name(n)) {
+                return Err(Error::field(
+                    path,
+                    field(at),
+                    format!("{name:?} is not a Longhorn name (letters, digits, '_', '.' and '-')"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_names(path: &str, namespace: &str, name: &str) -> Result<()> {

@@ -205,13 +205,7 @@ impl Target {
             let path = layout::backup_cfg(volume, &name)?;
             // What an export would refuse, verify reports: the block size,
             // the compression and the recorded image size.
-            let checked = cfg.block_size(&path).and_then(|b| {
-                let c = cfg.compression(&path)?;
-                if let Some(size) = volume_size {
-                    cfg.image_size(&path, size, b)?;
-                }
-                Ok((b, c))
-            });
+            let checked = cfg.export_parameters(&path, volume_size);
             let (block_size, compression) = match checked {
                 Ok(found) => found,
                 Err(error) => {

@@ -592,3 +592,104 @@ fn ls_reports_folders_it_skips() {
     );
     assert!(listing["vmBackups"].as_array().unwrap().is_empty(), "{out}");
 }
+
+#[test]
+fn ls_does_not_call_a_backup_complete_that_export_refuses() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let cfg_path = files_below(Path::new(&target))
+        .into_iter()
+        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
+        .unwrap();
+    let cfg_path = Path::new(&target).join(cfg_path);
+    let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["Labels"]["vmbackup.io/image-size"] = Value::from("abc");
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    let b = &listing["volumes"][0]["backups"][0];
+    assert_eq!(b["state"], "unreadable", "{out}");
+    assert_eq!(b["complete"], false, "{out}");
+    assert!(
+        b["error"].as_str().unwrap().contains("is not a byte count"),
+        "{out}"
+    );
+}
+
+/// A Harvester metadata file for `default/vm1-b1` whose one volume backup
+/// is `volume_backup`.
+fn write_metadata(target: &str, volume_backup: Value) {
+    let dir = Path::new(target).join("harvester/vmbackups/default");
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = serde_json::json!({"name": "vm1-b1", "namespace": "default",
+        "backupSpec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm1"}},
+        "volumeBackups": [volume_backup]});
+    std::fs::write(dir.join("vm1-b1.cfg"), serde_json::to_vec(&doc).unwrap()).unwrap();
+}
+
+#[test]
+fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let good = serde_json::json!({"name": "vb", "volumeName": "disk-0",
+        "persistentVolumeClaim": {"metadata": {"name": "p"}, "spec": {"volumeName": "pvc-damaged"}},
+        "longhornBackupName": backup, "volumeSize": 6291456});
+    let mut cases: Vec<(Value, &str)> = Vec::new();
+    let mut v = good.clone();
+    v["longhornBackupName"] = Value::from(7);
+    cases.push((v, "volumeBackups[0].longhornBackupName: not a string"));
+    let mut v = good.clone();
+    v["persistentVolumeClaim"]["spec"]["volumeName"] = serde_json::json!(["a"]);
+    cases.push((
+        v,
+        "volumeBackups[0].persistentVolumeClaim.spec.volumeName: not a string",
+    ));
+    let mut v = good.clone();
+    v["longhornBackupName"] = Value::from("../../etc");
+    cases.push((v, "is not a Longhorn name"));
+    cases.push((Value::from("x"), "volumeBackups[0]: not an object"));
+    for (vb, says) in cases {
+        write_metadata(&target, vb);
+        let out = ok(vmbackup_target(&[
+            "ls", "--target", &target, "--output", "json",
+        ]));
+        let listing: Value = serde_json::from_str(&out).unwrap();
+        let entry = &listing["vmBackups"][0];
+        assert!(
+            entry["error"].as_str().is_some_and(|e| e.contains(says)),
+            "{says}: {out}"
+        );
+    }
+    // The well-formed file reads, and its backup is on the target.
+    write_metadata(&target, good);
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listing["vmBackups"][0]["error"], Value::Null, "{out}");
+    assert_eq!(
+        listing["vmBackups"][0]["volumes"][0]["onTarget"], "complete",
+        "{out}"
+    );
+
+    // A volume whose backups cannot be listed: its backups are unreadable,
+    // not missing.
+    let backups_dir = files_below(Path::new(&target))
+        .into_iter()
+        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
+        .map(|f| Path::new(&target).join(f).parent().unwrap().to_owned())
+        .unwrap();
+    std::fs::remove_dir_all(&backups_dir).unwrap();
+    std::fs::write(&backups_dir, b"not a directory").unwrap();
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        listing["vmBackups"][0]["volumes"][0]["onTarget"], "unreadable",
+        "{out}"
+    );
+}

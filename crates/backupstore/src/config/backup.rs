@@ -240,6 +240,23 @@ impl BackupConfig {
         }
     }
 
+    /// What an export of this backup reads from its config, checked as an
+    /// export checks it: the block size, the compression and (when the
+    /// volume's size is known) the recorded image size. A backup for which
+    /// this fails cannot be exported, whatever its state says.
+    pub fn export_parameters(
+        &self,
+        path: &str,
+        volume_size: Option<u64>,
+    ) -> Result<(u64, Compression)> {
+        let block_size = self.block_size(path)?;
+        let compression = self.compression(path)?;
+        if let Some(size) = volume_size {
+            self.image_size(path, size, block_size)?;
+        }
+        Ok((block_size, compression))
+    }
+
     /// The size of the image this backup restores to: the exact size an
     /// import recorded in its labels, else `volume_size`. A recorded size
     /// that is not a byte count, or that does not fit the volume (rounded

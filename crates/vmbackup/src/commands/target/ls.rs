@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use futures::StreamExt;
 use serde::Serialize;
-use vmbackup_backupstore::{BackupState, MetadataLayout, Target};
+use vmbackup_backupstore::{BackupState, MetadataLayout, Target, layout};
 
 use super::table;
 use crate::output::Format;
@@ -125,6 +125,13 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
                 .map(move |b| ((v.name.as_str(), b.name.as_str()), b.state))
         })
         .collect();
+    // Volumes whose backups could not be listed: what they hold is unknown,
+    // not missing.
+    let unlisted: std::collections::BTreeSet<&str> = volumes
+        .iter()
+        .filter(|v| v.backups.is_empty() && v.error.is_some())
+        .map(|v| v.name.as_str())
+        .collect();
     let mut vm_backups = Vec::new();
     let metadata = target.list_vm_backup_metadata().await?;
     ignored.extend(metadata.ignored.into_iter().map(|i| IgnoredEntry {
@@ -148,10 +155,11 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
                     .into_iter()
                     .map(|v| {
                         let on_target = match (&v.longhorn_volume, &v.longhorn_backup) {
-                            (Some(vol), Some(b)) => states
-                                .get(&(vol.as_str(), b.as_str()))
-                                .copied()
-                                .unwrap_or("missing"),
+                            (Some(vol), Some(b)) => match states.get(&(vol.as_str(), b.as_str())) {
+                                Some(state) => state,
+                                None if unlisted.contains(vol.as_str()) => "unreadable",
+                                None => "missing",
+                            },
                             _ => "unknown",
                         };
                         VmVolumeEntry {
@@ -196,8 +204,10 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         error: None,
         backups: Vec::new(),
     };
+    let mut volume_size = None;
     match target.volume_config(&name).await {
         Ok(cfg) => {
+            volume_size = Some(cfg.size.unsigned_abs());
             entry.size = Some(cfg.size.unsigned_abs());
             entry.created = non_empty(cfg.created_time);
             entry.last_backup = non_empty(cfg.last_backup_name);
@@ -232,12 +242,12 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         })
         .collect();
     for summary in summaries {
-        let state = match summary.state() {
+        let mut state = match summary.state() {
             Some(BackupState::Complete) => "complete",
             Some(BackupState::InProgress) => "in-progress",
             None => "unreadable",
         };
-        let (created, size, error) = match &summary.config {
+        let (created, size, mut error) = match &summary.config {
             Ok(c) => (
                 non_empty(c.created_time.clone()),
                 Some(c.size.unsigned_abs()),
@@ -245,6 +255,15 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
             ),
             Err(e) => (None, None, Some(e.to_string())),
         };
+        // A complete backup an export would refuse is not usable.
+        if let (Ok(c), "complete") = (&summary.config, state) {
+            let checked = layout::backup_cfg(&name, &summary.name)
+                .and_then(|path| c.export_parameters(&path, volume_size));
+            if let Err(e) = checked {
+                state = "unreadable";
+                error = Some(e.to_string());
+            }
+        }
         entry.backups.push(BackupEntry {
             name: summary.name,
             state,
