@@ -565,6 +565,42 @@ async fn with_the_fingerprint_cache_only_changed_blocks_are_hashed() {
 }
 
 #[tokio::test]
+async fn the_fingerprint_cache_serves_a_target_however_its_path_is_spelled() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("target");
+    std::fs::create_dir(&dir).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 20 * BS, &[(0, (20 * BS) as usize, Fill::Random(5))]);
+    let cached = ImportOptions {
+        cache_dir: Some(cache.path().to_path_buf()),
+        ..opts(Compression::Lz4)
+    };
+    let open = |path: std::path::PathBuf| {
+        Target::local(&path)
+            .unwrap()
+            .with_lock_settle(std::time::Duration::from_millis(1))
+    };
+    open(dir.clone())
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    patch_image(&image, 3 * BS, b"changed");
+    // The same directory, spelled with `.` and a trailing slash.
+    let respelled = root.path().join(".").join("target/");
+    let second = open(respelled)
+        .import_raw("vol", &image, &cached, &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(second.blocks_hashed, 1, "only the changed block is hashed");
+    assert_eq!(
+        open(dir.clone()).identity(),
+        open(root.path().join("./target/")).identity()
+    );
+}
+
+#[tokio::test]
 async fn a_failed_import_leaves_the_fingerprint_cache_as_it_was() {
     let (_dir, target) = local_target();
     let work = tempfile::tempdir().unwrap();

@@ -187,7 +187,7 @@ impl Target {
         let cfg_path = layout::backup_cfg(volume, &backup)?;
         let source = ImageSource::open(image)?;
         let cache = options.cache_dir.as_deref().and_then(|dir| {
-            FingerprintCache::open(dir, self.url(), volume, bs, source.size().div_ceil(bs))
+            FingerprintCache::open(dir, &self.identity(), volume, bs, source.size().div_ceil(bs))
                 .map_err(|e| {
                     tracing::warn!(dir = %dir.display(), error = %e, "fingerprint cache unusable; hashing every block");
                 })

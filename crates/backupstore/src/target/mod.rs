@@ -144,6 +144,16 @@ impl Target {
         &self.url
     }
 
+    /// What names this target however its URL was spelled: a local
+    /// directory by its resolved path (`T`, `./T/` and `file:///abs/T` are
+    /// one target), any other by its URL without a trailing `/`.
+    pub fn identity(&self) -> String {
+        match &self.local_root {
+            Some(root) => format!("file://{}", root.display()),
+            None => self.url.trim_end_matches('/').to_owned(),
+        }
+    }
+
     /// Changes how long lock acquisition waits between writing its lock file
     /// and checking for competitors (Longhorn waits 2 s; tests may shorten it).
     pub fn with_lock_settle(mut self, settle: Duration) -> Self {
