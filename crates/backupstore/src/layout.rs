@@ -40,8 +40,10 @@ pub fn backups_dir(volume: &str) -> Result<String> {
 
 /// `<volume dir>/backups/backup_<backup>.cfg`.
 pub fn backup_cfg(volume: &str, backup: &str) -> Result<String> {
+    // The volume first: a bad volume name is the first thing to fix.
+    let dir = backups_dir(volume)?;
     validate_name(NameKind::Backup, backup)?;
-    Ok(format!("{}/backup_{backup}.cfg", backups_dir(volume)?))
+    Ok(format!("{dir}/backup_{backup}.cfg"))
 }
 
 /// `<volume dir>/blocks`.
@@ -173,6 +175,13 @@ mod tests {
         assert!(volume_dir("../x").is_err());
         assert!(backup_cfg("vol", "a/b").is_err());
         assert!(lock_path("vol", "..").is_err());
+        // Both names bad: the volume's is named.
+        match backup_cfg("../../etc", "x") {
+            Err(crate::error::Error::InvalidName { kind, .. }) => {
+                assert_eq!(kind, NameKind::Volume)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -98,16 +98,18 @@ pub fn backup_name(args: &Args) -> String {
 
 /// Warnings for names the target accepts but Longhorn does not: a backup
 /// stored under them can be exported, but no Longhorn volume, Backup or
-/// `bak://` handle can refer to it.
+/// `bak://` handle can refer to it. A name the target refuses as well gets
+/// its error from the import, not a warning first.
 pub fn name_warnings(volume: &str, backup: &str) -> Vec<String> {
     use vmbackup_api::handle::{BackupName, VolumeName};
+    use vmbackup_backupstore::name::is_valid_name;
     let mut out = Vec::new();
-    if let Err(e) = VolumeName::new(volume) {
+    if let (true, Err(e)) = (is_valid_name(volume), VolumeName::new(volume)) {
         out.push(format!(
             "volume name {volume:?} is not a Longhorn volume name ({e}): Longhorn and bak:// handles cannot refer to this backup"
         ));
     }
-    if let Err(e) = BackupName::new(backup) {
+    if let (true, Err(e)) = (is_valid_name(backup), BackupName::new(backup)) {
         out.push(format!(
             "backup name {backup:?} is not a Longhorn backup name ({e}): Longhorn and bak:// handles cannot refer to it"
         ));
@@ -213,5 +215,7 @@ mod tests {
             "{w:?}"
         );
         assert_eq!(name_warnings(&"v".repeat(41), "Backup_1").len(), 2);
+        // Names the target refuses are errors, not warnings.
+        assert!(name_warnings("../x", "a/b").is_empty());
     }
 }
