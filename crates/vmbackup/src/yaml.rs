@@ -9,6 +9,8 @@
 //! reader: otherwise it is double-quoted with JSON's escapes, which YAML's
 //! double-quoted scalars share.
 
+use std::fmt::Write;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -82,11 +84,37 @@ fn scalar(value: &Value) -> String {
     match value {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => number(n),
         Value::String(s) => string(s),
         Value::Object(_) => "{}".into(),
         Value::Array(_) => "[]".into(),
     }
+}
+
+/// A number as both YAML 1.1 and 1.2 read it: integers as they are, and a
+/// float with a `.` in its mantissa and a sign in its exponent (YAML 1.1
+/// reads `1e+300` or `1.0e300` as strings).
+fn number(n: &serde_json::Number) -> String {
+    let text = n.to_string();
+    if n.is_i64() || n.is_u64() {
+        return text;
+    }
+    let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (text.as_str(), None),
+    };
+    let mut out = mantissa.to_owned();
+    if !out.contains('.') {
+        out.push_str(".0");
+    }
+    if let Some(e) = exponent {
+        out.push('e');
+        if !e.starts_with(['+', '-']) {
+            out.push('+');
+        }
+        out.push_str(e);
+    }
+    out
 }
 
 /// A string, bare when that is safe, else double-quoted.
@@ -95,18 +123,28 @@ fn string(s: &str) -> String {
         return s.to_owned();
     }
     let mut quoted = String::with_capacity(s.len() + 2);
-    // JSON's escapes are YAML's double-quoted escapes; the line and
-    // paragraph separators are escaped too, as YAML readers may treat them
-    // as line breaks.
+    // JSON's escapes are YAML's double-quoted escapes. JSON leaves some
+    // characters bare that YAML does not allow in a stream (DEL, the C1
+    // controls, U+FFFE and U+FFFF) or that readers may take for line
+    // breaks (U+0085, U+2028, U+2029) or a byte order mark: those are
+    // escaped too.
     for c in serde_json::to_string(s).unwrap_or_default().chars() {
-        match c {
-            '\u{2028}' => quoted.push_str("\\u2028"),
-            '\u{2029}' => quoted.push_str("\\u2029"),
-            '\u{85}' => quoted.push_str("\\u0085"),
-            c => quoted.push(c),
+        if needs_escape(c) {
+            let _ = write!(quoted, "\\u{:04x}", u32::from(c));
+        } else {
+            quoted.push(c);
         }
     }
     quoted
+}
+
+/// Characters outside YAML's printable set, or that YAML readers may treat
+/// as line breaks or a byte order mark.
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'
+    )
 }
 
 /// Words YAML 1.1 reads as booleans or null, in every spelling it accepts.
@@ -179,6 +217,38 @@ mod tests {
     }
 
     #[test]
+    fn characters_yaml_does_not_allow_bare_are_escaped() {
+        let value = json!({"a": "del\u{7f}x", "b": "c1\u{9b}x", "c": "\u{fffe}\u{ffff}\u{feff}",
+            "d": "nel\u{85}ls\u{2028}ps\u{2029}"});
+        let text = to_string(&value).unwrap();
+        for escaped in [
+            "\\u007f", "\\u009b", "\\ufffe", "\\uffff", "\\ufeff", "\\u0085", "\\u2028", "\\u2029",
+        ] {
+            assert!(text.contains(escaped), "{escaped} in {text}");
+        }
+        assert!(text.chars().all(|c| !needs_escape(c)), "{text}");
+        let back: Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn floats_carry_a_dot_and_a_signed_exponent() {
+        let value = json!({"a": 1e300, "b": 1e-7, "c": 1.5, "d": -2.0, "e": 7, "f": u64::MAX});
+        let text = to_string(&value).unwrap();
+        for line in [
+            "a: 1.0e+300\n",
+            "b: 1.0e-7\n",
+            "c: 1.5\n",
+            "d: -2.0\n",
+            "e: 7\n",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
+        let back: Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
+
+    #[test]
     fn nested_lists_and_maps_read_back() {
         let value = json!({
             "apiVersion": "v1",
@@ -195,6 +265,9 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
             any::<String>().prop_map(Value::String),
             "[a-zA-Z0-9 ._/:#-]{0,8}".prop_map(Value::String),
         ];
