@@ -73,7 +73,8 @@ fn split(url: &str) -> Option<Parts<'_>> {
 
 /// Checks an S3 bucket name against S3's rules: 3 to 63 characters,
 /// lowercase letters, digits, `.` and `-`, starting and ending with a letter
-/// or digit, with no `..`.
+/// or digit, with no `..`, not shaped like an IP address, and without the
+/// prefixes and suffixes S3 reserves.
 fn check_bucket(url: &str, bucket: &str) -> Result<()> {
     let ok = (3..=63).contains(&bucket.len())
         && bucket
@@ -81,7 +82,14 @@ fn check_bucket(url: &str, bucket: &str) -> Result<()> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
         && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
-        && !bucket.contains("..");
+        && !bucket.contains("..")
+        && bucket.parse::<std::net::Ipv4Addr>().is_err()
+        && !["xn--", "sthree-", "amzn-s3-demo-"]
+            .iter()
+            .any(|p| bucket.starts_with(p))
+        && !["-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap"]
+            .iter()
+            .any(|s| bucket.ends_with(s));
     if ok {
         Ok(())
     } else {
@@ -358,6 +366,9 @@ mod tests {
             "s3://Bad_Bucket..x@us-east-1/",
             "s3://bucket..x@us-east-1/",
             "s3://ab@us-east-1/",
+            "s3://192.168.1.1@us-east-1/",
+            "s3://xn--abc@us-east-1/",
+            "s3://abc-s3alias@us-east-1/",
             "s3://-bucket@us-east-1/",
             "s3://bucket@us east/",
             "s3://bucket@us-east-1/p?x=1",
