@@ -56,7 +56,7 @@ pub struct Args {
     pub names: Vec<String>,
     /// Namespace of the named VMBackups (default `default`), or the only
     /// namespace whose VMBackups are repaired.
-    #[arg(short = 'n', long, value_name = "NAMESPACE")]
+    #[arg(short = 'n', long, value_name = "NAMESPACE", value_parser = namespace_name)]
     pub namespace: Option<String>,
     /// Print the plan, change nothing (the default).
     #[arg(long, conflicts_with = "apply")]
@@ -146,6 +146,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A `--namespace` value: a namespace name (a DNS-1123 label).
+fn namespace_name(value: &str) -> Result<String, String> {
+    if vmbackup_engine::naming::is_dns1123_label(value) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!(
+            "{value:?} is not a namespace name (lowercase letters, digits and '-', at most 63 characters)"
+        ))
+    }
+}
+
 /// The VMBackups a repair covers.
 pub fn select(
     view: &View,
@@ -219,6 +230,14 @@ mod tests {
             "metadata": {"name": name, "namespace": ns},
             "spec": {"source": {"apiGroup": "kubevirt.io", "kind": "VirtualMachine", "name": "vm"}}}))
         .unwrap()
+    }
+
+    #[test]
+    fn a_namespace_option_must_be_a_namespace_name() {
+        assert_eq!(namespace_name("team-a").unwrap(), "team-a");
+        for bad in ["../x", "", "Default", "a.b", &"a".repeat(64)] {
+            assert!(namespace_name(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
