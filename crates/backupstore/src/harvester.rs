@@ -121,8 +121,11 @@ impl VmBackupMetadata {
                     .unwrap_or_default()
                     .to_owned(),
                 longhorn_volume: str_at(vb, &["persistentVolumeClaim", "spec", "volumeName"])
+                    .filter(|v| !v.is_empty())
                     .map(str::to_owned),
-                longhorn_backup: str_at(vb, &["longhornBackupName"]).map(str::to_owned),
+                longhorn_backup: str_at(vb, &["longhornBackupName"])
+                    .filter(|b| !b.is_empty())
+                    .map(str::to_owned),
                 size: vb.get("volumeSize").and_then(Value::as_i64),
             })
             .collect()
@@ -205,7 +208,27 @@ fn check_volume_backups(path: &str, volume_backups: Option<&Value>) -> Result<()
             ));
         }
         for (at, keys) in [
+            ("persistentVolumeClaim", &["persistentVolumeClaim"][..]),
+            (
+                "persistentVolumeClaim.metadata",
+                &["persistentVolumeClaim", "metadata"][..],
+            ),
+            (
+                "persistentVolumeClaim.spec",
+                &["persistentVolumeClaim", "spec"][..],
+            ),
+        ] {
+            let mut cur = Some(vb);
+            for k in keys {
+                cur = cur.and_then(|v| v.get(k));
+            }
+            if cur.is_some_and(|v| !v.is_null() && !v.is_object()) {
+                return Err(Error::field(path, field(at), "not an object"));
+            }
+        }
+        for (at, keys) in [
             ("name", &["name"][..]),
+            ("csiDriverName", &["csiDriverName"][..]),
             ("volumeName", &["volumeName"][..]),
             ("longhornBackupName", &["longhornBackupName"][..]),
             (
@@ -226,11 +249,16 @@ fn check_volume_backups(path: &str, volume_backups: Option<&Value>) -> Result<()
                 Some(_) => return Err(Error::field(path, field(at), "not a string")),
             }
         }
+        for at in ["volumeSize", "progress"] {
+            if vb.get(at).is_some_and(|v| !v.is_null() && !v.is_i64()) {
+                return Err(Error::field(path, field(at), "not an integer"));
+            }
+        }
         if vb
-            .get("volumeSize")
-            .is_some_and(|v| !v.is_null() && !v.is_i64())
+            .get("readyToUse")
+            .is_some_and(|v| !v.is_null() && !v.is_boolean())
         {
-            return Err(Error::field(path, field("volumeSize"), "not an integer"));
+            return Err(Error::field(path, field("readyToUse"), "not true or false"));
         }
         for (at, name) in [
             ("longhornBackupName", str_at(vb, &["longhornBackupName"])),
@@ -359,7 +387,22 @@ impl Target {
                 continue;
             }
             let dir = format!("{folder}/{ns}");
-            for (file, _) in self.list_dir(&dir).await?.files {
+            // A namespace folder that cannot be listed (an entry whose name
+            // no target path can hold, say) is reported; the others are read.
+            let listing = match self.list_dir(&dir).await {
+                Ok(listing) => listing,
+                Err(e) => {
+                    ignored.push(Ignored {
+                        reason: format!(
+                            "cannot be listed: {}",
+                            crate::read::printable(&e.to_string())
+                        ),
+                        path: dir,
+                    });
+                    continue;
+                }
+            };
+            for (file, _) in listing.files {
                 if file.ends_with(".cfg") {
                     found.push((format!("{dir}/{file}"), MetadataLayout::Namespaced));
                 }

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::layout;
 use crate::name::is_valid_name;
 use crate::target::Target;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 
 /// Listing requests kept in flight while walking the volume tree.
 const LIST_CONCURRENCY: usize = 16;
@@ -27,6 +27,11 @@ pub struct VolumeList {
     pub volumes: Vec<String>,
     /// Entries that are not volumes (bad names, misplaced directories).
     pub ignored: Vec<Ignored>,
+    /// Directories of the volume tree that could not be listed (an entry
+    /// whose name no target path can hold, say), with the reason. When any
+    /// is here, the listing is partial: a volume missing from it may still
+    /// be on the target.
+    pub unlisted: Vec<Ignored>,
 }
 
 /// Result of [`Target::list_backups`].
@@ -69,11 +74,53 @@ impl BackupSummary {
     }
 }
 
+/// `text` with control characters written as `\u{..}` escapes, so that a
+/// hostile file name cannot reach a terminal as it is.
+pub fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 fn is_hash_dir(name: &str) -> bool {
     name.len() == 2 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl Target {
+    /// Lists `dirs`; a directory that cannot be listed is put in `unlisted`
+    /// with the reason, and does not stop the others.
+    async fn list_dirs(
+        &self,
+        dirs: Vec<String>,
+        unlisted: &mut Vec<Ignored>,
+    ) -> Vec<(String, crate::target::Listing)> {
+        let results: Vec<(String, Result<crate::target::Listing>)> = futures::stream::iter(dirs)
+            .map(|dir| async move {
+                let listed = self.list_dir(&dir).await;
+                (dir, listed)
+            })
+            .buffer_unordered(LIST_CONCURRENCY)
+            .collect()
+            .await;
+        let mut out = Vec::new();
+        for (dir, listed) in results {
+            match listed {
+                Ok(listing) => out.push((dir, listing)),
+                Err(e) => unlisted.push(Ignored {
+                    reason: format!("cannot be listed: {}", printable(&e.to_string())),
+                    path: dir,
+                }),
+            }
+        }
+        out
+    }
+
     /// Lists the backup volumes: every valid volume name found at its proper
     /// place `backupstore/volumes/<h[0:2]>/<h[2:4]>/<name>`. Longhorn's
     /// internal `BACKINGIMAGE` lock directory is not a volume.
@@ -91,11 +138,7 @@ impl Target {
                 });
             }
         }
-        let l2_listings: Vec<(String, crate::target::Listing)> = futures::stream::iter(l1)
-            .map(|dir| async move { self.list_dir(&dir).await.map(|l| (dir, l)) })
-            .buffer_unordered(LIST_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let l2_listings = self.list_dirs(l1, &mut out.unlisted).await;
         let mut l2 = Vec::new();
         for (dir, listing) in l2_listings {
             for d in listing.dirs {
@@ -109,11 +152,7 @@ impl Target {
                 }
             }
         }
-        let vol_listings: Vec<(String, crate::target::Listing)> = futures::stream::iter(l2)
-            .map(|dir| async move { self.list_dir(&dir).await.map(|l| (dir, l)) })
-            .buffer_unordered(LIST_CONCURRENCY)
-            .try_collect()
-            .await?;
+        let vol_listings = self.list_dirs(l2, &mut out.unlisted).await;
         for (dir, listing) in vol_listings {
             for name in listing.dirs {
                 let path = format!("{dir}/{name}");
@@ -139,6 +178,7 @@ impl Target {
         }
         out.volumes.sort();
         out.ignored.sort_by(|a, b| a.path.cmp(&b.path));
+        out.unlisted.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }
 

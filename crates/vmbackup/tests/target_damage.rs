@@ -651,6 +651,18 @@ fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
     v["longhornBackupName"] = Value::from("../../etc");
     cases.push((v, "is not a Longhorn name"));
     cases.push((Value::from("x"), "volumeBackups[0]: not an object"));
+    let mut v = good.clone();
+    v["persistentVolumeClaim"] = Value::from("x");
+    cases.push((v, "volumeBackups[0].persistentVolumeClaim: not an object"));
+    let mut v = good.clone();
+    v["readyToUse"] = Value::from("yes");
+    cases.push((v, "volumeBackups[0].readyToUse: not true or false"));
+    let mut v = good.clone();
+    v["progress"] = Value::from("x");
+    cases.push((v, "volumeBackups[0].progress: not an integer"));
+    let mut v = good.clone();
+    v["csiDriverName"] = Value::from(1);
+    cases.push((v, "volumeBackups[0].csiDriverName: not a string"));
     for (vb, says) in cases {
         write_metadata(&target, vb);
         let out = ok(vmbackup_target(&[
@@ -664,7 +676,7 @@ fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
         );
     }
     // The well-formed file reads, and its backup is on the target.
-    write_metadata(&target, good);
+    write_metadata(&target, good.clone());
     let out = ok(vmbackup_target(&[
         "ls", "--target", &target, "--output", "json",
     ]));
@@ -675,8 +687,22 @@ fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
         "{out}"
     );
 
+    // A metadata file that names no backup: what is on the target is unknown.
+    let mut v = good.clone();
+    v["longhornBackupName"] = Value::from("");
+    write_metadata(&target, v);
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        listing["vmBackups"][0]["volumes"][0]["onTarget"], "unknown",
+        "{out}"
+    );
+
     // A volume whose backups cannot be listed: its backups are unreadable,
     // not missing.
+    write_metadata(&target, good);
     let backups_dir = files_below(Path::new(&target))
         .into_iter()
         .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
@@ -691,5 +717,57 @@ fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
     assert_eq!(
         listing["vmBackups"][0]["volumes"][0]["onTarget"], "unreadable",
         "{out}"
+    );
+}
+
+#[test]
+fn a_name_no_target_path_can_hold_hides_nothing_else() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    // Another tool left entries whose names hold a control character.
+    let hashes = Path::new(&target).join("backupstore/volumes/aa/bb");
+    std::fs::create_dir_all(hashes.join("bad\u{7f}name")).unwrap();
+    let ns = Path::new(&target).join("harvester/vmbackups/default");
+    std::fs::create_dir_all(&ns).unwrap();
+    std::fs::write(ns.join("bad\u{7f}.cfg"), b"{}").unwrap();
+
+    let out = ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ]));
+    let listing: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listing["volumes"][0]["name"], "pvc-damaged", "{out}");
+    assert_eq!(listing["volumes"][0]["backups"][0]["name"], backup.as_str());
+    let ignored = listing["ignored"].as_array().unwrap();
+    for path in ["backupstore/volumes/aa/bb", "harvester/vmbackups/default"] {
+        let entry = ignored.iter().find(|i| i["path"] == path);
+        assert!(
+            entry.is_some_and(|i| i["reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("cannot be listed")),
+            "{path}: {out}"
+        );
+    }
+    assert!(
+        !out.contains('\u{7f}'),
+        "a raw control character reached the output: {out}"
+    );
+
+    // verify checks what it can, and reports the directory as damage.
+    let run = vmbackup_target(&["verify", "--target", &target, "--output", "json"]);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    let results: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let results = results.as_array().unwrap();
+    assert!(
+        results
+            .iter()
+            .any(|r| r["volume"] == "pvc-damaged" && r["ok"] == true),
+        "{results:?}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["volume"] == "backupstore/volumes/aa/bb" && r["ok"] == false),
+        "{results:?}"
     );
 }

@@ -195,10 +195,20 @@ async fn list(url: &str, options: &TargetOptions, notes: &mut Vec<Note>) -> Targ
             };
         }
     };
+    // A volume directory that could not be listed makes the listing
+    // partial: what it does not show proves nothing.
     let mut listing = TargetListing {
-        complete: true,
+        complete: volumes.unlisted.is_empty(),
         ..TargetListing::default()
     };
+    for u in &volumes.unlisted {
+        notes.push(Note {
+            message: format!(
+                "the backup target's {} {}; the listing is partial",
+                u.path, u.reason
+            ),
+        });
+    }
     if !volumes.ignored.is_empty() {
         notes.push(Note {
             message: format!(

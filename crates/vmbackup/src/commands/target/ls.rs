@@ -98,9 +98,12 @@ const VOLUME_CONCURRENCY: usize = 8;
 /// Reads the listing from the target.
 pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
     let vols = target.list_volumes().await?;
+    // Directories that could not be listed are shown with the reason; the
+    // volumes in the others are still listed.
     let mut ignored: Vec<IgnoredEntry> = vols
         .ignored
         .into_iter()
+        .chain(vols.unlisted)
         .map(|i| IgnoredEntry {
             path: i.path,
             reason: i.reason,

@@ -118,6 +118,7 @@ pub async fn collect(
     lock: bool,
     progress: ProgressMode,
 ) -> anyhow::Result<Vec<VolumeResult>> {
+    let mut unlisted = Vec::new();
     let volumes = match volume {
         Some(v) => {
             if !volume_is_on_target(target, v).await? {
@@ -133,14 +134,35 @@ pub async fn collect(
             }
             vec![v.to_owned()]
         }
-        None => target.list_volumes().await?.volumes,
+        None => {
+            let listed = target.list_volumes().await?;
+            // A directory that could not be listed may hold volumes nothing
+            // checks: it is damage, reported as a volume that failed.
+            unlisted = listed.unlisted;
+            listed.volumes
+        }
     };
     let only: Option<Vec<String>> = backup.map(|b| vec![b.to_owned()]);
     let options = VerifyOptions {
         lock,
         ..Default::default()
     };
-    let mut out = Vec::new();
+    let mut out: Vec<VolumeResult> = unlisted
+        .into_iter()
+        .map(|u| VolumeResult {
+            volume: u.path,
+            ok: false,
+            backups_checked: Vec::new(),
+            in_progress: Vec::new(),
+            blocks_checked: 0,
+            bytes_checked: 0,
+            bad_blocks: Vec::new(),
+            bad_configs: vec![BadConfig {
+                backup: String::new(),
+                error: u.reason,
+            }],
+        })
+        .collect();
     for v in volumes {
         let reporter = Reporter::new(progress, &format!("verify {v}"));
         let report = target
