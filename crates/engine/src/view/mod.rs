@@ -22,6 +22,7 @@ use vmbackup_api::{
     VolumeSnapshotContent,
 };
 
+use crate::context::{name_of, ns_of};
 use crate::object::{Kind, Object, ObjectRef};
 use store::Lookup;
 pub use store::{HasMeta, Named, Namespaced};
@@ -82,36 +83,6 @@ struct Index {
 fn positions(len: usize) -> impl Iterator<Item = u32> {
     // A View holds far fewer than 2^32 objects of a kind.
     (0..len).map(|i| u32::try_from(i).unwrap_or(u32::MAX))
-}
-
-/// The `(namespace, name)` a VolumeSnapshotContent points at.
-fn snapshot_ref(vsc: &VolumeSnapshotContent) -> Option<(&str, &str)> {
-    let r = &vsc.spec.volume_snapshot_ref;
-    Some((
-        r.namespace.as_deref().unwrap_or("default"),
-        r.name.as_deref()?,
-    ))
-}
-
-fn backup_snapshot(b: &Backup) -> Option<&str> {
-    b.status
-        .as_ref()
-        .and_then(|s| s.snapshot_name.as_deref())
-        .filter(|s| !s.is_empty())
-}
-
-fn pvc_volume(pvc: &Lossless<PersistentVolumeClaim>) -> Option<&str> {
-    pvc.object
-        .spec
-        .as_ref()
-        .and_then(|s| s.volume_name.as_deref())
-}
-
-fn restored_backup(vmr: &VirtualMachineRestore) -> (&str, &str) {
-    (
-        vmr.spec.virtual_machine_backup_namespace.as_str(),
-        vmr.spec.virtual_machine_backup_name.as_str(),
-    )
 }
 
 /// Builds a [`View`].
@@ -249,67 +220,91 @@ impl View {
         self.namespaces.seal();
         self.secrets.seal();
 
-        let contents = &self.contents;
-        let bvs = &self.lh_backup_volumes;
-        let backups = &self.lh_backups;
-        let engines = &self.lh_engines;
-        let restores = &self.vmrestores;
-        let pvcs = &self.pvcs;
-        let vms = &self.vms;
-        let claim = |(vm, volume): (u32, u32)| {
-            vms.at(vm)
-                .volumes()
-                .get(volume as usize)
-                .and_then(|v| v.claim_name())
-                .unwrap_or_default()
-        };
-        let vm_claims = positions(vms.len())
-            .flat_map(|vm| {
-                let volumes = vms.at(vm).volumes();
-                positions(volumes.len())
-                    .filter(move |v| volumes[*v as usize].claim_name().is_some())
-                    .map(move |v| (vm, v))
-            })
+        let vm_volumes: Vec<(u32, u32)> = positions(self.vms.len())
+            .flat_map(|vm| positions(self.vms.at(vm).volumes().len()).map(move |v| (vm, v)))
             .collect();
-        self.index = Index {
-            contents_by_snapshot: Lookup::new(
-                positions(contents.len())
-                    .filter(|i| snapshot_ref(contents.at(*i)).is_some())
-                    .collect(),
-                |i| snapshot_ref(contents.at(i)),
-            ),
-            backup_volumes_by_volume: Lookup::new(
-                positions(bvs.len())
-                    .filter(|i| bvs.at(*i).volume_name().is_some())
-                    .collect(),
-                |i| bvs.at(i).volume_name(),
-            ),
-            backups_by_snapshot: Lookup::new(
-                positions(backups.len())
-                    .filter(|i| backup_snapshot(backups.at(*i)).is_some())
-                    .collect(),
-                |i| backup_snapshot(backups.at(i)),
-            ),
-            engines_by_volume: Lookup::new(
-                positions(engines.len())
-                    .filter(|i| engines.at(*i).spec.volume_name.is_some())
-                    .collect(),
-                |i| engines.at(i).spec.volume_name.as_deref(),
-            ),
-            restores_by_backup: Lookup::new(positions(restores.len()).collect(), |i| {
-                restored_backup(restores.at(i))
+        let index = Index {
+            contents_by_snapshot: Lookup::new(positions(self.contents.len()), |i| {
+                self.content_snapshot(i)
             }),
-            pvcs_by_volume: Lookup::new(
-                positions(pvcs.len())
-                    .filter(|i| pvc_volume(pvcs.at(*i)).is_some())
-                    .collect(),
-                |i| pvc_volume(pvcs.at(i)),
-            ),
-            pvcs_by_name: Lookup::new(positions(pvcs.len()).collect(), |i| {
-                store::name_of(pvcs.at(i).meta())
+            backup_volumes_by_volume: Lookup::new(positions(self.lh_backup_volumes.len()), |i| {
+                self.backup_volume_volume(i)
             }),
-            vms_by_claim: Lookup::new(vm_claims, claim),
+            backups_by_snapshot: Lookup::new(positions(self.lh_backups.len()), |i| {
+                self.backup_snapshot(i)
+            }),
+            engines_by_volume: Lookup::new(positions(self.lh_engines.len()), |i| {
+                self.engine_volume(i)
+            }),
+            restores_by_backup: Lookup::new(positions(self.vmrestores.len()), |i| {
+                self.restored_backup(i)
+            }),
+            pvcs_by_volume: Lookup::new(positions(self.pvcs.len()), |i| self.pvc_volume(i)),
+            pvcs_by_name: Lookup::new(positions(self.pvcs.len()), |i| self.pvc_name(i)),
+            vms_by_claim: Lookup::new(vm_volumes, |e| self.vm_claim(e)),
         };
+        self.index = index;
+    }
+
+    // The keys of the secondary indexes, each read in one place for both
+    // building an index and searching it.
+
+    /// The `(namespace, name)` the content at `i` points at.
+    fn content_snapshot(&self, i: u32) -> Option<(&str, &str)> {
+        let r = &self.contents.at(i).spec.volume_snapshot_ref;
+        Some((
+            r.namespace.as_deref().unwrap_or("default"),
+            r.name.as_deref()?,
+        ))
+    }
+
+    /// The Longhorn volume of the BackupVolume at `i` (`spec.volumeName`).
+    fn backup_volume_volume(&self, i: u32) -> Option<&str> {
+        self.lh_backup_volumes.at(i).volume_name()
+    }
+
+    /// The Longhorn snapshot the Backup at `i` was taken from.
+    fn backup_snapshot(&self, i: u32) -> Option<&str> {
+        self.lh_backups
+            .at(i)
+            .status
+            .as_ref()
+            .and_then(|s| s.snapshot_name.as_deref())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// The Longhorn volume of the Engine at `i`.
+    fn engine_volume(&self, i: u32) -> Option<&str> {
+        self.lh_engines.at(i).spec.volume_name.as_deref()
+    }
+
+    /// The `(namespace, name)` of the VMBackup the restore at `i` restores.
+    fn restored_backup(&self, i: u32) -> Option<(&str, &str)> {
+        let spec = &self.vmrestores.at(i).spec;
+        Some((
+            spec.virtual_machine_backup_namespace.as_str(),
+            spec.virtual_machine_backup_name.as_str(),
+        ))
+    }
+
+    /// The PV the PVC at `i` is bound to.
+    fn pvc_volume(&self, i: u32) -> Option<&str> {
+        self.pvcs
+            .at(i)
+            .object
+            .spec
+            .as_ref()
+            .and_then(|s| s.volume_name.as_deref())
+    }
+
+    /// The name of the PVC at `i`.
+    fn pvc_name(&self, i: u32) -> Option<&str> {
+        Some(name_of(self.pvcs.at(i).meta()))
+    }
+
+    /// The claim of volume `volume` of the VM at `vm`, if it is a PVC.
+    fn vm_claim(&self, (vm, volume): (u32, u32)) -> Option<&str> {
+        self.vms.at(vm).volumes().get(volume as usize)?.claim_name()
     }
 
     /// Every object, in a fixed order (by kind, then namespace and name).
@@ -455,12 +450,11 @@ impl View {
         namespace: &str,
         name: &str,
     ) -> impl Iterator<Item = &VirtualMachineRestore> {
-        let restores = &self.vmrestores;
         self.index
             .restores_by_backup
-            .find(&(namespace, name), |i| restored_backup(restores.at(i)))
+            .find((namespace, name), |i| self.restored_backup(i))
             .iter()
-            .map(|i| restores.at(*i))
+            .map(|i| self.vmrestores.at(*i))
     }
 
     /// A Harvester setting by name.
@@ -496,12 +490,11 @@ impl View {
         namespace: &str,
         name: &str,
     ) -> impl Iterator<Item = &VolumeSnapshotContent> {
-        let contents = &self.contents;
         self.index
             .contents_by_snapshot
-            .find(&Some((namespace, name)), |i| snapshot_ref(contents.at(i)))
+            .find((namespace, name), |i| self.content_snapshot(i))
             .iter()
-            .map(|i| contents.at(*i))
+            .map(|i| self.contents.at(*i))
     }
 
     /// The content a VolumeSnapshot is bound to (by its status, or its
@@ -510,11 +503,8 @@ impl View {
         if let Some(c) = vs.content_name().and_then(|n| self.contents.get(n)) {
             return Some(c);
         }
-        self.contents_for_snapshot(
-            store::namespace_of(&vs.metadata),
-            store::name_of(&vs.metadata),
-        )
-        .next()
+        self.contents_for_snapshot(ns_of(&vs.metadata), name_of(&vs.metadata))
+            .next()
     }
 
     /// Every VolumeSnapshotClass.
@@ -541,12 +531,11 @@ impl View {
 
     /// The Longhorn Backups taken from the Longhorn snapshot `snapshot`.
     pub fn longhorn_backups_of_snapshot(&self, snapshot: &str) -> impl Iterator<Item = &Backup> {
-        let backups = &self.lh_backups;
         self.index
             .backups_by_snapshot
-            .find(&Some(snapshot), |i| backup_snapshot(backups.at(i)))
+            .find(snapshot, |i| self.backup_snapshot(i))
             .iter()
-            .map(|i| backups.at(*i))
+            .map(|i| self.lh_backups.at(*i))
     }
 
     /// Every Longhorn BackupVolume.
@@ -557,12 +546,11 @@ impl View {
     /// The BackupVolumes whose volume is `volume` (matched on
     /// `spec.volumeName`, never on the CR name).
     pub fn backup_volumes_of(&self, volume: &str) -> impl Iterator<Item = &BackupVolume> {
-        let bvs = &self.lh_backup_volumes;
         self.index
             .backup_volumes_by_volume
-            .find(&Some(volume), |i| bvs.at(i).volume_name())
+            .find(volume, |i| self.backup_volume_volume(i))
             .iter()
-            .map(|i| bvs.at(*i))
+            .map(|i| self.lh_backup_volumes.at(*i))
     }
 
     /// Every Longhorn BackupTarget.
@@ -577,12 +565,11 @@ impl View {
 
     /// The Engines of the Longhorn volume `volume`.
     pub fn engines_of(&self, volume: &str) -> impl Iterator<Item = &Engine> {
-        let engines = &self.lh_engines;
         self.index
             .engines_by_volume
-            .find(&Some(volume), |i| engines.at(i).spec.volume_name.as_deref())
+            .find(volume, |i| self.engine_volume(i))
             .iter()
-            .map(|i| engines.at(*i))
+            .map(|i| self.lh_engines.at(*i))
     }
 
     // ---- KubeVirt and core ----
@@ -609,12 +596,11 @@ impl View {
 
     /// The PVCs bound to the PersistentVolume `pv`.
     pub fn pvcs_bound_to(&self, pv: &str) -> impl Iterator<Item = &PersistentVolumeClaim> {
-        let pvcs = &self.pvcs;
         self.index
             .pvcs_by_volume
-            .find(&Some(pv), |i| pvc_volume(pvcs.at(i)))
+            .find(pv, |i| self.pvc_volume(i))
             .iter()
-            .map(|i| &pvcs.at(*i).object)
+            .map(|i| &self.pvcs.at(*i).object)
     }
 
     /// The PVCs named `name`, in any namespace, with their
@@ -623,17 +609,13 @@ impl View {
         &self,
         name: &str,
     ) -> impl Iterator<Item = ((&str, &str), &PersistentVolumeClaim)> {
-        let pvcs = &self.pvcs;
         self.index
             .pvcs_by_name
-            .find(&name, |i| store::name_of(pvcs.at(i).meta()))
+            .find(name, |i| self.pvc_name(i))
             .iter()
             .map(|i| {
-                let meta = pvcs.at(*i).meta();
-                (
-                    (store::namespace_of(meta), store::name_of(meta)),
-                    &pvcs.at(*i).object,
-                )
+                let pvc = self.pvcs.at(*i);
+                ((ns_of(pvc.meta()), name_of(pvc.meta())), &pvc.object)
             })
     }
 
@@ -643,26 +625,13 @@ impl View {
         &self,
         claim: &str,
     ) -> impl Iterator<Item = ((&str, &str), &VirtualMachine)> {
-        let vms = &self.vms;
         self.index
             .vms_by_claim
-            .find(&claim, |(vm, volume)| {
-                vms.at(vm)
-                    .volumes()
-                    .get(volume as usize)
-                    .and_then(|v| v.claim_name())
-                    .unwrap_or_default()
-            })
+            .find(claim, |e| self.vm_claim(e))
             .iter()
             .map(|(vm, _)| {
-                let vm = vms.at(*vm);
-                (
-                    (
-                        store::namespace_of(&vm.metadata),
-                        store::name_of(&vm.metadata),
-                    ),
-                    vm,
-                )
+                let vm = self.vms.at(*vm);
+                ((ns_of(&vm.metadata), name_of(&vm.metadata)), vm)
             })
     }
 

@@ -1,7 +1,8 @@
 //! How a [`View`](super::View) holds its objects: each kind is one vector
-//! sorted by the objects' own names, searched by bisection, so no name is
-//! stored a second time as a map key; secondary indexes are vectors of
-//! positions into those vectors, sorted by the field they index.
+//! sorted by the objects' own names and found through a sorted table of name
+//! hashes, so no name is stored a second time as a map key; secondary
+//! indexes are vectors of positions into those vectors, sorted by the field
+//! they index.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -9,6 +10,8 @@ use std::hash::{Hash, Hasher};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use vmbackup_api::core::Lossless;
+
+use crate::context::{name_of, ns_of};
 
 /// An object that carries top-level metadata (every kind a View holds).
 pub trait HasMeta {
@@ -52,19 +55,6 @@ impl<T: HasMeta> HasMeta for Lossless<T> {
     }
 }
 
-/// The namespace of an object as the View files it: `default` when unset.
-pub(crate) fn namespace_of(meta: &ObjectMeta) -> &str {
-    meta.namespace
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("default")
-}
-
-/// The name of an object, empty when unset.
-pub(crate) fn name_of(meta: &ObjectMeta) -> &str {
-    meta.name.as_deref().unwrap_or_default()
-}
-
 /// Objects of one kind, sorted by a key read from each object, with a
 /// table of key hashes that finds an object without walking the objects.
 #[derive(Clone)]
@@ -73,9 +63,6 @@ struct Sorted<T> {
     /// `(hash of the key, position)` for every object, sorted: a lookup
     /// bisects this compact table and compares keys only on a hash match.
     hashes: Vec<(u64, u32)>,
-    /// Whether `items` is sorted and free of duplicates and `hashes` is
-    /// built (they are once the View is built).
-    sorted: bool,
 }
 
 impl<T> Default for Sorted<T> {
@@ -83,7 +70,6 @@ impl<T> Default for Sorted<T> {
         Sorted {
             items: Vec::new(),
             hashes: Vec::new(),
-            sorted: true,
         }
     }
 }
@@ -100,15 +86,11 @@ fn key_hash(namespace: &str, name: &str) -> u64 {
 impl<T> Sorted<T> {
     fn push(&mut self, item: Box<T>) {
         self.items.push(item);
-        self.sorted = false;
     }
 
     /// Sorts by `order`; of objects equal in that order, the one added
     /// last stays. `hash` is the [`key_hash`] of an object.
     fn seal(&mut self, order: impl Fn(&T, &T) -> Ordering, hash: impl Fn(&T) -> u64) {
-        if self.sorted {
-            return;
-        }
         // A stable sort keeps equal objects in the order they were added;
         // reversed, the latest comes first and `dedup` keeps it.
         self.items.sort_by(|a, b| order(a, b));
@@ -123,7 +105,6 @@ impl<T> Sorted<T> {
             .map(|(o, i)| (hash(o), i))
             .collect();
         self.hashes.sort_unstable();
-        self.sorted = true;
     }
 
     /// The object whose key hashes to `hash` and for which `is` holds.
@@ -194,7 +175,7 @@ in_order!(Named);
 
 fn pair<T: HasMeta>(o: &T) -> (&str, &str) {
     let meta = o.meta();
-    (namespace_of(meta), name_of(meta))
+    (ns_of(meta), name_of(meta))
 }
 
 fn name<T: HasMeta>(o: &T) -> &str {
@@ -296,26 +277,30 @@ impl<T> fmt::Debug for Named<T> {
 }
 
 /// A secondary index: entries (positions of objects, or of parts of
-/// objects) sorted by the key a function reads from each entry. Holds no
-/// key of its own, so it costs a few bytes per entry.
+/// objects) sorted by the key a function reads from each entry; entries
+/// without a key are left out. Holds no key of its own, so it costs a few
+/// bytes per entry. Built and searched with the same key function.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Lookup<E>(Vec<E>);
 
 impl<E: Copy> Lookup<E> {
-    /// Sorts `entries` by `key`; entries with equal keys keep their order.
-    pub(crate) fn new<'a, K: Ord + 'a>(mut entries: Vec<E>, key: impl Fn(E) -> K) -> Self {
+    /// The entries that have a key, sorted by it; entries with equal keys
+    /// keep their order.
+    pub(crate) fn new<K: Ord>(
+        entries: impl IntoIterator<Item = E>,
+        key: impl Fn(E) -> Option<K>,
+    ) -> Self {
+        let mut entries: Vec<E> = entries.into_iter().filter(|e| key(*e).is_some()).collect();
         entries.sort_by_key(|e| key(*e));
         entries.shrink_to_fit();
         Lookup(entries)
     }
 
     /// The entries whose key equals `wanted`, in order.
-    pub(crate) fn find<K: Ord>(&self, wanted: &K, key: impl Fn(E) -> K) -> &[E] {
-        let start = self
-            .0
-            .partition_point(|e| key(*e).cmp(wanted) == Ordering::Less);
-        let end =
-            start + self.0[start..].partition_point(|e| key(*e).cmp(wanted) != Ordering::Greater);
+    pub(crate) fn find<K: Ord>(&self, wanted: K, key: impl Fn(E) -> Option<K>) -> &[E] {
+        let wanted = Some(wanted);
+        let start = self.0.partition_point(|e| key(*e) < wanted);
+        let end = start + self.0[start..].partition_point(|e| key(*e) <= wanted);
         &self.0[start..end]
     }
 }
@@ -369,12 +354,15 @@ mod tests {
 
     #[test]
     fn a_lookup_finds_every_entry_with_the_key_in_order() {
-        let words = ["b", "a", "b", "c", "b", "a"];
-        let index = Lookup::new((0..words.len() as u32).collect(), |i| words[i as usize]);
-        assert_eq!(index.find(&"b", |i| words[i as usize]), [0, 2, 4]);
-        assert_eq!(index.find(&"a", |i| words[i as usize]), [1, 5]);
-        assert_eq!(index.find(&"c", |i| words[i as usize]), [3]);
-        assert!(index.find(&"d", |i| words[i as usize]).is_empty());
-        assert!(index.find(&"", |i| words[i as usize]).is_empty());
+        // "-" stands for an entry without a key: it is left out.
+        let words = ["b", "a", "b", "c", "b", "a", "-"];
+        let key = |i: u32| Some(words[i as usize]).filter(|w| *w != "-");
+        let index = Lookup::new(0..words.len() as u32, key);
+        assert_eq!(index.find("b", key), [0, 2, 4]);
+        assert_eq!(index.find("a", key), [1, 5]);
+        assert_eq!(index.find("c", key), [3]);
+        assert!(index.find("d", key).is_empty());
+        assert!(index.find("", key).is_empty());
+        assert!(index.find("-", key).is_empty());
     }
 }
