@@ -61,15 +61,8 @@ fn mutation_key(step: &Step) -> Option<MutationKey<'_>> {
         Action::PatchStatus { target, .. } => Some(of(1, target)),
         Action::Delete { target, .. } => Some(of(2, target)),
         Action::Create { object } => {
-            // As in `NewObject::reference`.
-            let kind = object.kind();
             let (namespace, name) = object.namespace_and_name();
-            let namespace = match (kind.namespaced(), namespace) {
-                (true, Some(ns)) => Some(ns),
-                (true, None) => Some(Cow::Borrowed("default")),
-                (false, _) => None,
-            };
-            Some((3, kind, namespace, name))
+            Some((3, object.kind(), namespace, name))
         }
         Action::WriteTargetFile { .. } | Action::DeleteTargetFile { .. } => None,
     }

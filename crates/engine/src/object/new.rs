@@ -52,14 +52,18 @@ impl NewObject {
         ObjectRef::new(self.kind, namespace.as_deref(), name.into_owned())
     }
 
-    /// `metadata.namespace` and `metadata.name` as written, borrowed from
-    /// the text where they need no unescaping.
+    /// The namespace the object is in ([`Kind::filed_namespace`]) and its
+    /// name, borrowed from the text where they need no unescaping: what
+    /// [`NewObject::reference`] holds, without building it.
     pub(crate) fn namespace_and_name(&self) -> (Option<Cow<'_, str>>, Cow<'_, str>) {
         // The text was written from an object: it always has this shape.
         let meta = serde_json::from_str::<Named<'_>>(&self.text)
             .map(|n| n.metadata)
             .unwrap_or_default();
-        (meta.namespace, meta.name.unwrap_or_default())
+        (
+            self.kind.filed_namespace(meta.namespace),
+            meta.name.unwrap_or_default(),
+        )
     }
 
     /// The object as a JSON value.

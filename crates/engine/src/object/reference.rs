@@ -1,5 +1,6 @@
 //! Kinds of objects the engine knows, and references to single objects.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Serialize;
@@ -130,6 +131,17 @@ impl Kind {
         )
     }
 
+    /// The namespace an object of this kind with `namespace` in its
+    /// metadata is in: its own, `default` when a namespaced object has none
+    /// (as `kubectl apply` would place it), none for a cluster-scoped kind.
+    pub fn filed_namespace<'a>(self, namespace: Option<Cow<'a, str>>) -> Option<Cow<'a, str>> {
+        match (self.namespaced(), namespace) {
+            (true, Some(ns)) => Some(ns),
+            (true, None) => Some(Cow::Borrowed("default")),
+            (false, _) => None,
+        }
+    }
+
     /// Whether the kind has a `status` subresource, so that status changes
     /// must be sent to `/status`. Harvester's VirtualMachineBackup and
     /// VirtualMachineRestore have none: their status is written with the
@@ -203,10 +215,9 @@ impl ObjectRef {
     /// An object of `kind` in `namespace` if the kind is namespaced, else a
     /// cluster-scoped one.
     pub fn new(kind: Kind, namespace: Option<&str>, name: impl Into<String>) -> Self {
-        match (kind.namespaced(), namespace) {
-            (true, Some(ns)) => ObjectRef::namespaced(kind, ns, name),
-            (true, None) => ObjectRef::namespaced(kind, "default", name),
-            (false, _) => ObjectRef::cluster(kind, name),
+        match kind.filed_namespace(namespace.map(Cow::Borrowed)) {
+            Some(ns) => ObjectRef::namespaced(kind, ns, name),
+            None => ObjectRef::cluster(kind, name),
         }
     }
 }
