@@ -514,6 +514,13 @@ fn repair_handles(
     }
 }
 
+/// Whether a replaced VolumeSnapshot is the VMBackup's to retire: it is
+/// controlled by the VMBackup (any is, for a VMBackup that has no uid).
+pub(crate) fn retires(vmb: &VirtualMachineBackup, vs: &vmbackup_api::VolumeSnapshot) -> bool {
+    let uid = vmb.metadata.uid.as_deref();
+    uid.is_none() || build::controlled_by(&vs.metadata, uid)
+}
+
 /// Retires VolumeSnapshots this VMBackup controls that no volume backup
 /// names any more because they were replaced by a repair: their contents
 /// are switched to `Retain` first (so deleting them never deletes backup
@@ -525,7 +532,6 @@ fn retire_replaced(
     unit: &mut Unit,
 ) {
     let ns = ns_of(&vmb.metadata);
-    let uid = vmb.metadata.uid.as_deref();
     let current: BTreeSet<&str> = want
         .volume_backups()
         .iter()
@@ -552,7 +558,7 @@ fn retire_replaced(
             continue;
         }
         let found = ctx.view.snapshot(ns, vb_name);
-        let vs = found.filter(|vs| uid.is_none() || build::controlled_by(&vs.metadata, uid));
+        let vs = found.filter(|vs| retires(vmb, vs));
         if found.is_some() && vs.is_none() {
             // A snapshot of that name that is not this backup's.
             continue;

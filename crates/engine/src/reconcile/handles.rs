@@ -9,7 +9,7 @@ use crate::context::{Ctx, Options, Out, RepairScope, deleting, name_of, ns_of};
 use crate::finding::{Code, Finding, Severity};
 use crate::naming;
 use crate::object::{Kind, ObjectRef};
-use crate::reconcile::backup::content_of_volume_backup;
+use crate::reconcile::backup::{content_of_volume_backup, retires};
 use crate::resolve::{self, Problem, Verdict};
 
 /// Who depends on a content (borrowed from the View; described only when a
@@ -295,22 +295,19 @@ pub fn report(ctx: &Ctx, repair: &Scope<'_>, out: &mut Out) {
 }
 
 /// The VolumeSnapshot (`namespace/name`) a content is bound to, when it
-/// exists and is not controlled by the VMBackup `ns/vmb`: a repair then
-/// leaves the old pair alone, as [`retire_replaced`] does.
-///
-/// [`retire_replaced`]: crate::reconcile::backup
+/// exists and is not the VMBackup `ns/vmb`'s to retire
+/// ([`retires`]): a repair then leaves the old pair alone.
 fn foreign_snapshot(
     view: &crate::view::View,
     content: &vmbackup_api::VolumeSnapshotContent,
     ns: &str,
     vmb: &str,
 ) -> Option<String> {
-    let uid = view.vmbackup(ns, vmb)?.metadata.uid.as_deref()?;
+    let vmb = view.vmbackup(ns, vmb)?;
     let r = &content.spec.volume_snapshot_ref;
     let vs_ns = r.namespace.as_deref().unwrap_or("default");
     let vs = view.snapshot(vs_ns, r.name.as_deref()?)?;
-    (!crate::build::controlled_by(&vs.metadata, Some(uid)))
-        .then(|| format!("{vs_ns}/{}", name_of(&vs.metadata)))
+    (!retires(vmb, vs)).then(|| format!("{vs_ns}/{}", name_of(&vs.metadata)))
 }
 
 /// The VMBackups whose broken handles are repaired in this plan: those
