@@ -80,12 +80,12 @@ pub struct VolumeBackupRef {
     pub size: Option<i64>,
 }
 
+fn value_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |cur, p| cur.get(p))
+}
+
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_str()
+    value_at(v, path)?.as_str()
 }
 
 impl VmBackupMetadata {
@@ -207,46 +207,26 @@ fn check_volume_backups(path: &str, volume_backups: Option<&Value>) -> Result<()
                 "not an object",
             ));
         }
-        for (at, keys) in [
-            ("persistentVolumeClaim", &["persistentVolumeClaim"][..]),
-            (
-                "persistentVolumeClaim.metadata",
-                &["persistentVolumeClaim", "metadata"][..],
-            ),
-            (
-                "persistentVolumeClaim.spec",
-                &["persistentVolumeClaim", "spec"][..],
-            ),
+        let field_at = |keys: &[&str]| field(&keys.join("."));
+        for keys in [
+            &["persistentVolumeClaim"][..],
+            &["persistentVolumeClaim", "metadata"],
+            &["persistentVolumeClaim", "spec"],
         ] {
-            let mut cur = Some(vb);
-            for k in keys {
-                cur = cur.and_then(|v| v.get(k));
-            }
-            if cur.is_some_and(|v| !v.is_null() && !v.is_object()) {
-                return Err(Error::field(path, field(at), "not an object"));
+            if value_at(vb, keys).is_some_and(|v| !v.is_null() && !v.is_object()) {
+                return Err(Error::field(path, field_at(keys), "not an object"));
             }
         }
-        for (at, keys) in [
-            ("name", &["name"][..]),
-            ("csiDriverName", &["csiDriverName"][..]),
-            ("volumeName", &["volumeName"][..]),
-            ("longhornBackupName", &["longhornBackupName"][..]),
-            (
-                "persistentVolumeClaim.metadata.name",
-                &["persistentVolumeClaim", "metadata", "name"][..],
-            ),
-            (
-                "persistentVolumeClaim.spec.volumeName",
-                &["persistentVolumeClaim", "spec", "volumeName"][..],
-            ),
+        for keys in [
+            &["name"][..],
+            &["csiDriverName"],
+            &["volumeName"],
+            &["longhornBackupName"],
+            &["persistentVolumeClaim", "metadata", "name"],
+            &["persistentVolumeClaim", "spec", "volumeName"],
         ] {
-            let mut cur = Some(vb);
-            for k in keys {
-                cur = cur.and_then(|v| v.get(k));
-            }
-            match cur {
-                None | Some(Value::Null) | Some(Value::String(_)) => {}
-                Some(_) => return Err(Error::field(path, field(at), "not a string")),
+            if value_at(vb, keys).is_some_and(|v| !v.is_null() && !v.is_string()) {
+                return Err(Error::field(path, field_at(keys), "not a string"));
             }
         }
         for at in ["volumeSize", "progress"] {
@@ -260,17 +240,14 @@ fn check_volume_backups(path: &str, volume_backups: Option<&Value>) -> Result<()
         {
             return Err(Error::field(path, field("readyToUse"), "not true or false"));
         }
-        for (at, name) in [
-            ("longhornBackupName", str_at(vb, &["longhornBackupName"])),
-            (
-                "persistentVolumeClaim.spec.volumeName",
-                str_at(vb, &["persistentVolumeClaim", "spec", "volumeName"]),
-            ),
+        for keys in [
+            &["longhornBackupName"][..],
+            &["persistentVolumeClaim", "spec", "volumeName"],
         ] {
-            if let Some(name) = name.filter(|n| !n.is_empty() && !is_valid_name(n)) {
+            if let Some(name) = str_at(vb, keys).filter(|n| !n.is_empty() && !is_valid_name(n)) {
                 return Err(Error::field(
                     path,
-                    field(at),
+                    field_at(keys),
                     format!("{name:?} is not a Longhorn name (letters, digits, '_', '.' and '-')"),
                 ));
             }
@@ -392,13 +369,7 @@ impl Target {
             let listing = match self.list_dir(&dir).await {
                 Ok(listing) => listing,
                 Err(e) => {
-                    ignored.push(Ignored {
-                        reason: format!(
-                            "cannot be listed: {}",
-                            crate::read::printable(&e.to_string())
-                        ),
-                        path: dir,
-                    });
+                    ignored.push(crate::read::unlisted(dir, &e));
                     continue;
                 }
             };

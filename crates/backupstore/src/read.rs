@@ -74,9 +74,17 @@ impl BackupSummary {
     }
 }
 
-/// `text` with control characters written as `\u{..}` escapes, so that a
-/// hostile file name cannot reach a terminal as it is.
-pub fn printable(text: &str) -> String {
+/// A directory that could not be listed, with the reason: control
+/// characters in it are written as `\u{..}` escapes, so that a hostile file
+/// name cannot reach a terminal as it is.
+pub(crate) fn unlisted(path: String, error: &Error) -> Ignored {
+    Ignored {
+        reason: format!("cannot be listed: {}", printable(&error.to_string())),
+        path,
+    }
+}
+
+fn printable(text: &str) -> String {
     text.chars()
         .map(|c| {
             if c.is_control() {
@@ -112,10 +120,7 @@ impl Target {
         for (dir, listed) in results {
             match listed {
                 Ok(listing) => out.push((dir, listing)),
-                Err(e) => unlisted.push(Ignored {
-                    reason: format!("cannot be listed: {}", printable(&e.to_string())),
-                    path: dir,
-                }),
+                Err(e) => unlisted.push(self::unlisted(dir, &e)),
             }
         }
         out
