@@ -41,6 +41,28 @@ pub fn is_dns1123_label(name: &str) -> bool {
     name.len() <= MAX_LABEL_LEN && !name.contains('.') && is_dns1123_subdomain(name)
 }
 
+/// `Ok` for an object name, else what an object name is.
+pub fn check_object_name(name: &str) -> Result<(), String> {
+    if is_dns1123_subdomain(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253 characters)"
+        ))
+    }
+}
+
+/// `Ok` for a namespace name, else what a namespace name is.
+pub fn check_namespace_name(name: &str) -> Result<(), String> {
+    if is_dns1123_label(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} is not a namespace name (lowercase letters, digits and '-', at most 63 characters)"
+        ))
+    }
+}
+
 /// Joins `parts` with `-`; a result longer than 63 characters is cut and
 /// given a hash suffix so that it is exactly 63 characters (wrangler's
 /// `SafeConcatName`, which Harvester uses for the restore VolumeSnapshot and

@@ -148,13 +148,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// A `--namespace` value: a namespace name (a DNS-1123 label).
 fn namespace_name(value: &str) -> Result<String, String> {
-    if vmbackup_engine::naming::is_dns1123_label(value) {
-        Ok(value.to_owned())
-    } else {
-        Err(format!(
-            "{value:?} is not a namespace name (lowercase letters, digits and '-', at most 63 characters)"
-        ))
-    }
+    vmbackup_engine::naming::check_namespace_name(value).map(|()| value.to_owned())
 }
 
 /// The VMBackups a repair covers.

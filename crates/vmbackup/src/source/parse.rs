@@ -106,17 +106,14 @@ fn check_names(object: &Object) -> Result<(), String> {
     let meta = object.meta();
     match meta.name.as_deref() {
         None | Some("") => return Err("metadata.name: missing".into()),
-        Some(name) if !naming::is_dns1123_subdomain(name) => {
-            return Err(format!(
-                "metadata.name: {name:?} is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253 characters)"
-            ));
+        Some(name) => {
+            naming::check_object_name(name).map_err(|e| format!("metadata.name: {e}"))?;
         }
-        Some(_) => {}
     }
     match meta.namespace.as_deref() {
-        Some(ns) if !ns.is_empty() && !naming::is_dns1123_label(ns) => Err(format!(
-            "metadata.namespace: {ns:?} is not a namespace name (lowercase letters, digits and '-', at most 63 characters)"
-        )),
+        Some(ns) if !ns.is_empty() => {
+            naming::check_namespace_name(ns).map_err(|e| format!("metadata.namespace: {e}"))
+        }
         _ => Ok(()),
     }
 }

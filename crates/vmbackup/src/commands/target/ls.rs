@@ -44,6 +44,10 @@ pub struct VolumeEntry {
     /// Why `volume.cfg` could not be read.
     pub error: Option<String>,
     pub backups: Vec<BackupEntry>,
+    /// Whether its backups could be listed (when not, the reason is in
+    /// `error`, and what the volume holds is unknown, not missing).
+    #[serde(skip)]
+    pub backups_listed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,11 +132,9 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
                 .map(move |b| ((v.name.as_str(), b.name.as_str()), b.state))
         })
         .collect();
-    // Volumes whose backups could not be listed: what they hold is unknown,
-    // not missing.
     let unlisted: std::collections::BTreeSet<&str> = volumes
         .iter()
-        .filter(|v| v.backups.is_empty() && v.error.is_some())
+        .filter(|v| !v.backups_listed)
         .map(|v| v.name.as_str())
         .collect();
     let mut vm_backups = Vec::new();
@@ -206,11 +208,10 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         compression: None,
         error: None,
         backups: Vec::new(),
+        backups_listed: false,
     };
-    let mut volume_size = None;
     match target.volume_config(&name).await {
         Ok(cfg) => {
-            volume_size = Some(cfg.size.unsigned_abs());
             entry.size = Some(cfg.size.unsigned_abs());
             entry.created = non_empty(cfg.created_time);
             entry.last_backup = non_empty(cfg.last_backup_name);
@@ -226,7 +227,10 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         Ok::<_, vmbackup_backupstore::Error>((list, summaries))
     };
     let (list, summaries) = match listed.await {
-        Ok(found) => found,
+        Ok(found) => {
+            entry.backups_listed = true;
+            found
+        }
         Err(e) => {
             let why = format!("backups cannot be listed: {e}");
             entry.error = Some(match entry.error.take() {
@@ -261,7 +265,7 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         // A complete backup an export would refuse is not usable.
         if let (Ok(c), "complete") = (&summary.config, state) {
             let checked = layout::backup_cfg(&name, &summary.name)
-                .and_then(|path| c.export_parameters(&path, volume_size));
+                .and_then(|path| c.export_parameters(&path, entry.size));
             if let Err(e) = checked {
                 state = "unreadable";
                 error = Some(e.to_string());
