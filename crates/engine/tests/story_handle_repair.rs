@@ -6,7 +6,7 @@
 mod support;
 
 use support::*;
-use vmbackup_engine::{Action, Code, Kind, Options, RepairScope, View, plan};
+use vmbackup_engine::{Action, Code, Finding, Kind, Options, Plan, RepairScope, View, plan};
 
 const VMB: &str = "vm1-b1";
 const VB: &str = "vm1-b1-volume-vm1-disk-0-abcde";
@@ -33,14 +33,24 @@ fn legacy_cluster() -> View {
     ])
 }
 
+fn repair_all() -> Options {
+    Options {
+        repair: RepairScope::All,
+        ..Options::default()
+    }
+}
+
+fn legacy_finding(p: &Plan) -> &Finding {
+    p.findings
+        .iter()
+        .find(|f| f.code == Code::LegacyHandle)
+        .expect("legacy-handle finding")
+}
+
 #[test]
 fn a_legacy_handle_is_reported_with_its_fix() {
     let p = plan(&legacy_cluster(), &not_read(), now(), &Options::default());
-    let f = p
-        .findings
-        .iter()
-        .find(|f| f.code == Code::LegacyHandle)
-        .expect("legacy-handle finding");
+    let f = legacy_finding(&p);
     assert_eq!(f.object.kind, Kind::VolumeSnapshotContent);
     assert!(f.message.contains("vm1-disk-0-abcde"), "{}", f.message);
     assert!(f.fix.contains(&format!("bak://{PV}/{LHB}")), "{}", f.fix);
@@ -50,10 +60,7 @@ fn a_legacy_handle_is_reported_with_its_fix() {
 
 #[test]
 fn repair_creates_a_correct_pair_relinks_and_retires_the_old_one_retain_first() {
-    let options = Options {
-        repair: RepairScope::All,
-        ..Options::default()
-    };
+    let options = repair_all();
     let view = legacy_cluster();
     let (p, after, target) = plan_and_apply(&view, &not_read(), &options);
     let new_vb = format!("{VB}-snap-revise");
@@ -324,10 +331,7 @@ fn a_snapshot_the_backup_does_not_control_is_left_and_the_fix_says_so() {
         }
     }
     let view = View::complete(objects);
-    let options = Options {
-        repair: RepairScope::All,
-        ..Options::default()
-    };
+    let options = repair_all();
     let p = plan(&view, &not_read(), now(), &options);
     let new_vb = format!("{VB}-snap-revise");
     assert_eq!(
@@ -338,11 +342,7 @@ fn a_snapshot_the_backup_does_not_control_is_left_and_the_fix_says_so() {
             format!("patch VirtualMachineBackup {VMB}"),
         ]
     );
-    let f = p
-        .findings
-        .iter()
-        .find(|f| f.code == Code::LegacyHandle)
-        .expect("legacy-handle finding");
+    let f = legacy_finding(&p);
     assert!(f.fix.contains("this plan repairs it"), "{}", f.fix);
     assert!(
         f.fix
@@ -358,11 +358,7 @@ fn a_snapshot_the_backup_does_not_control_is_left_and_the_fix_says_so() {
 
     // Without a request, the fix names the command and the same caveat.
     let p = plan(&view, &not_read(), now(), &Options::default());
-    let f = p
-        .findings
-        .iter()
-        .find(|f| f.code == Code::LegacyHandle)
-        .expect("legacy-handle finding");
+    let f = legacy_finding(&p);
     assert!(f.fix.contains("`vmbackup repair`"), "{}", f.fix);
     assert!(f.fix.contains("left in place"), "{}", f.fix);
 }
