@@ -1,6 +1,7 @@
 //! Block content: checksums and the three compression methods Longhorn writes.
 
 use crate::error::{Error, Result};
+pub(crate) use crate::lz4_frame::ContentChecksum;
 use crate::name::Checksum;
 use std::io::{self, Read, Write};
 
@@ -130,6 +131,20 @@ pub fn decompress_into(
     path: &str,
     out: &mut Vec<u8>,
 ) -> Result<()> {
+    decompress_block(method, data, block_size, path, out, ContentChecksum::Check)
+}
+
+/// Like [`decompress_into`]; `content` tells whether an LZ4 frame's content
+/// checksum is checked (a reader that checks the SHA-512 of the block may
+/// skip it).
+pub(crate) fn decompress_block(
+    method: Compression,
+    data: &[u8],
+    block_size: u64,
+    path: &str,
+    out: &mut Vec<u8>,
+    content: ContentChecksum,
+) -> Result<()> {
     let method = match method {
         Compression::Gzip if !data.starts_with(GZIP_MAGIC) && data.starts_with(LZ4_MAGIC) => {
             Compression::Lz4
@@ -153,8 +168,13 @@ pub fn decompress_into(
         }
         Compression::Gzip => read_bounded(flate2::read::MultiGzDecoder::new(data), expected, out)
             .map_err(|e| damaged(e.to_string()))?,
-        Compression::Lz4 => read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected, out)
-            .map_err(|e| damaged(lz4_reason(&e)))?,
+        Compression::Lz4 => {
+            out.resize(expected, 0);
+            if crate::lz4_frame::decode_exact(data, out, content).is_none() {
+                read_bounded(lz4_flex::frame::FrameDecoder::new(data), expected, out)
+                    .map_err(|e| damaged(lz4_reason(&e)))?;
+            }
+        }
     }
     if out.len() != expected {
         return Err(damaged(if out.len() > expected {

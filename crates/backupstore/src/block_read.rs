@@ -3,7 +3,7 @@
 //! (a 2 MiB allocation per block costs more in page faults than the
 //! decompression itself).
 
-use crate::block::{self, Compression};
+use crate::block::{self, Compression, ContentChecksum};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::name::Checksum;
@@ -29,12 +29,21 @@ impl Target {
         block_size: u64,
     ) -> Result<Vec<u8>> {
         let pool = BufferPool::new(0);
-        self.read_block_pooled(volume, checksum, compression, block_size, &pool)
-            .await
+        self.read_block_pooled(
+            volume,
+            checksum,
+            compression,
+            block_size,
+            &pool,
+            ContentChecksum::Check,
+        )
+        .await
     }
 
     /// Like [`Self::read_block`], with buffers from `pool`: the returned
-    /// block should be given back to it once used.
+    /// block should be given back to it once used. `frame` tells whether an
+    /// LZ4 frame's own content checksum is checked too (the block's SHA-512
+    /// always is).
     pub(crate) async fn read_block_pooled(
         &self,
         volume: &str,
@@ -42,6 +51,7 @@ impl Target {
         compression: Compression,
         block_size: u64,
         pool: &Arc<BufferPool>,
+        frame: ContentChecksum,
     ) -> Result<Vec<u8>> {
         let path = layout::block_path(volume, checksum)?;
         let limit = max_block_file_size(block_size);
@@ -65,18 +75,19 @@ impl Target {
                 (None, None) => &[],
             };
             let mut data = pool.take();
-            let checked = block::decompress_into(compression, bytes, block_size, &path, &mut data)
-                .and_then(|()| {
-                    let actual = block::checksum(&data);
-                    if actual == expected {
-                        Ok(())
-                    } else {
-                        Err(Error::Checksum {
-                            path,
-                            actual: actual.to_string(),
-                        })
-                    }
-                });
+            let checked =
+                block::decompress_block(compression, bytes, block_size, &path, &mut data, frame)
+                    .and_then(|()| {
+                        let actual = block::checksum(&data);
+                        if actual == expected {
+                            Ok(())
+                        } else {
+                            Err(Error::Checksum {
+                                path,
+                                actual: actual.to_string(),
+                            })
+                        }
+                    });
             pool.give(file);
             match checked {
                 Ok(()) => Ok(data),

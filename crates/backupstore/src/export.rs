@@ -1,7 +1,7 @@
 //! Reading a backup as a volume image: block by block as a stream, or into a
 //! sparse raw image file.
 
-use crate::block::{self, Compression};
+use crate::block::{self, Compression, ContentChecksum};
 use crate::config::{BackupConfig, BlockEntry};
 use crate::error::{Error, Result};
 use crate::layout;
@@ -272,6 +272,9 @@ impl Target {
                             image.compression,
                             image.block_size,
                             &pool,
+                            // The SHA-512 checked on every block is the
+                            // stronger check of the same content.
+                            ContentChecksum::Skip,
                         )
                         .await?;
                     let len = usize::try_from(image.block_size.min(size.saturating_sub(b.offset)))

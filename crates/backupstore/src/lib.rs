@@ -17,6 +17,7 @@ pub mod config;
 pub mod error;
 mod json;
 pub mod layout;
+mod lz4_frame;
 pub mod name;
 pub mod target;
 

@@ -1,7 +1,7 @@
 //! Checking backups: every config loads and every block it lists is present,
 //! decompresses and matches its checksum. Problems are collected, not fatal.
 
-use crate::block::Compression;
+use crate::block::{Compression, ContentChecksum};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::lock::LockKind;
@@ -239,7 +239,16 @@ impl Target {
                 let pool = Arc::clone(&pool);
                 async move {
                     let r = self
-                        .read_block_pooled(volume, &checksum, compression, block_size, &pool)
+                        .read_block_pooled(
+                            volume,
+                            &checksum,
+                            compression,
+                            block_size,
+                            &pool,
+                            // Longhorn's reader checks it: a wrong one is
+                            // damage even when the data is right.
+                            ContentChecksum::Check,
+                        )
                         .await
                         .map(|data| pool.give(data));
                     progress.advance(block_size);

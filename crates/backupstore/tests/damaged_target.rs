@@ -154,6 +154,33 @@ async fn corrupt_blocks_are_reported_with_their_file_and_users() {
     }
 }
 
+/// A block whose LZ4 content checksum is wrong while its data is right:
+/// Longhorn's reader refuses the file, so `verify` reports it; the data is
+/// still the backed-up data (its SHA-512 matches), so an export gives it.
+#[tokio::test]
+async fn a_wrong_lz4_content_checksum_is_damage_for_verify_but_not_for_the_data() {
+    let f = fixture(Compression::Lz4).await;
+    let block = f.first_block_file();
+    let mut data = std::fs::read(&block).unwrap();
+    let end = data.len();
+    data[end - 1] ^= 0x01;
+    std::fs::write(&block, &data).unwrap();
+
+    let report = f.verify().await;
+    assert_eq!(report.problems.len(), 1, "{report:?}");
+    match &report.problems[0] {
+        Problem::Block { path, error, .. } => {
+            assert!(block.ends_with(path), "{path}");
+            assert!(error.to_string().contains("content checksum"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    f.export().await.unwrap();
+    let exported = std::fs::read(f.work.path().join("out.img")).unwrap();
+    assert_eq!(exported, std::fs::read(f.work.path().join("disk.img")).unwrap());
+}
+
 #[tokio::test]
 async fn truncated_missing_and_oversized_blocks() {
     let f = fixture(Compression::Lz4).await;
