@@ -55,7 +55,8 @@ pub struct ImageBlock {
 /// Options for [`Target::export_raw`].
 #[derive(Debug, Clone)]
 pub struct ExportOptions {
-    /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
+    /// Blocks in flight; default: two more than the CPUs (three to eight),
+    /// at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading, as Longhorn's restore does,
     /// so that a concurrent deletion of this backup fails instead of the

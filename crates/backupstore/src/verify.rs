@@ -16,7 +16,8 @@ use std::sync::Arc;
 /// Options for [`Target::verify_volume`].
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
-    /// Blocks in flight; default: one per CPU, at most 8 MiB of data.
+    /// Blocks in flight; default: two more than the CPUs (three to eight),
+    /// at most 8 MiB of data.
     pub concurrency: Option<usize>,
     /// Hold a backup/restore lock while reading (see
     /// [`crate::ExportOptions::lock`]). Default false: without it, damage

@@ -178,7 +178,10 @@ async fn a_wrong_lz4_content_checksum_is_damage_for_verify_but_not_for_the_data(
 
     f.export().await.unwrap();
     let exported = std::fs::read(f.work.path().join("out.img")).unwrap();
-    assert_eq!(exported, std::fs::read(f.work.path().join("disk.img")).unwrap());
+    assert_eq!(
+        exported,
+        std::fs::read(f.work.path().join("disk.img")).unwrap()
+    );
 }
 
 #[tokio::test]

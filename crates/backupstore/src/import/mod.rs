@@ -342,7 +342,9 @@ impl Target {
         attempt.placeholder_written.set(true);
 
         let n = concurrency(options);
-        let scanned = scan(source, bs, n, cache, progress, attempt).await?;
+        // One batch more than blocks being compressed: a batch holds one
+        // buffer, and the extra one keeps every core busy between batches.
+        let scanned = scan(source, bs, n + 1, cache, progress, attempt).await?;
         attempt.go_on()?;
 
         // Which distinct blocks does the target lack? (One block per checksum.)
