@@ -347,7 +347,7 @@ impl Target {
     ) -> Result<MetadataList<T>> {
         let top = self.list_dir(folder).await?;
         let mut found = Vec::new();
-        let mut ignored = Vec::new();
+        let mut ignored: Vec<Ignored> = crate::read::unusable_entries(folder, &top).collect();
         if legacy {
             for (file, _) in &top.files {
                 if file.ends_with(".cfg") {
@@ -364,8 +364,8 @@ impl Target {
                 continue;
             }
             let dir = format!("{folder}/{ns}");
-            // A namespace folder that cannot be listed (an entry whose name
-            // no target path can hold, say) is reported; the others are read.
+            // A namespace folder that cannot be listed (one this process
+            // may not read, say) is reported; the others are read.
             let listing = match self.list_dir(&dir).await {
                 Ok(listing) => listing,
                 Err(e) => {
@@ -373,6 +373,7 @@ impl Target {
                     continue;
                 }
             };
+            ignored.extend(crate::read::unusable_entries(&dir, &listing));
             for (file, _) in listing.files {
                 if file.ends_with(".cfg") {
                     found.push((format!("{dir}/{file}"), MetadataLayout::Namespaced));

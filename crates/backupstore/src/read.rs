@@ -5,7 +5,7 @@ use crate::config::{BackupConfig, MAX_BACKUP_CFG_SIZE, MAX_VOLUME_CFG_SIZE, Volu
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::name::is_valid_name;
-use crate::target::Target;
+use crate::target::{Listing, Target, printable};
 use futures::StreamExt;
 
 /// Listing requests kept in flight while walking the volume tree.
@@ -27,10 +27,11 @@ pub struct VolumeList {
     pub volumes: Vec<String>,
     /// Entries that are not volumes (bad names, misplaced directories).
     pub ignored: Vec<Ignored>,
-    /// Directories of the volume tree that could not be listed (an entry
-    /// whose name no target path can hold, say), with the reason. When any
-    /// is here, the listing is partial: a volume missing from it may still
-    /// be on the target.
+    /// Directories of the volume tree that could not be listed (one this
+    /// process may not read, say), with the reason. When any is here, the
+    /// listing is partial: a volume missing from it may still be on the
+    /// target. (An entry whose name no target path can hold is only
+    /// `ignored`: it cannot be a volume, and hides nothing.)
     pub unlisted: Vec<Ignored>,
 }
 
@@ -84,16 +85,17 @@ pub(crate) fn unlisted(path: String, error: &Error) -> Ignored {
     }
 }
 
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+/// The entries of `listing`, a listing of `dir`, that no object key can
+/// name. None of them can be a volume, a backup or a metadata file (their
+/// names are plain ASCII), so they hide nothing: they are only reported.
+pub(crate) fn unusable_entries<'a>(
+    dir: &'a str,
+    listing: &'a Listing,
+) -> impl Iterator<Item = Ignored> + 'a {
+    listing.unusable.iter().map(move |u| Ignored {
+        path: format!("{dir}/{}", u.name),
+        reason: u.reason.clone(),
+    })
 }
 
 fn is_hash_dir(name: &str) -> bool {
@@ -107,8 +109,8 @@ impl Target {
         &self,
         dirs: Vec<String>,
         unlisted: &mut Vec<Ignored>,
-    ) -> Vec<(String, crate::target::Listing)> {
-        let results: Vec<(String, Result<crate::target::Listing>)> = futures::stream::iter(dirs)
+    ) -> Vec<(String, Listing)> {
+        let results: Vec<(String, Result<Listing>)> = futures::stream::iter(dirs)
             .map(|dir| async move {
                 let listed = self.list_dir(&dir).await;
                 (dir, listed)
@@ -132,6 +134,8 @@ impl Target {
     pub async fn list_volumes(&self) -> Result<VolumeList> {
         let mut out = VolumeList::default();
         let top = self.list_dir(layout::VOLUMES_DIR).await?;
+        out.ignored
+            .extend(unusable_entries(layout::VOLUMES_DIR, &top));
         let mut l1 = Vec::new();
         for d in top.dirs {
             if is_hash_dir(&d) {
@@ -146,6 +150,7 @@ impl Target {
         let l2_listings = self.list_dirs(l1, &mut out.unlisted).await;
         let mut l2 = Vec::new();
         for (dir, listing) in l2_listings {
+            out.ignored.extend(unusable_entries(&dir, &listing));
             for d in listing.dirs {
                 if is_hash_dir(&d) {
                     l2.push(format!("{dir}/{d}"));
@@ -159,6 +164,7 @@ impl Target {
         }
         let vol_listings = self.list_dirs(l2, &mut out.unlisted).await;
         for (dir, listing) in vol_listings {
+            out.ignored.extend(unusable_entries(&dir, &listing));
             for name in listing.dirs {
                 let path = format!("{dir}/{name}");
                 if !is_valid_name(&name) {
@@ -200,6 +206,7 @@ impl Target {
             return Err(Error::NotADirectory { path: dir });
         }
         let mut out = BackupList::default();
+        out.ignored.extend(unusable_entries(&dir, &listing));
         for (file, _) in listing.files {
             match layout::backup_name_from_file(&file) {
                 Some(name) if is_valid_name(name) => out.backups.push(name.to_owned()),

@@ -3,9 +3,11 @@
 //! by [`crate::layout`], so nothing outside the root is ever addressed.
 
 mod credentials;
+mod local_listing;
 mod url;
 
 pub use credentials::{Credentials, KNOWN_KEYS};
+pub(crate) use local_listing::{Unusable, printable};
 pub use url::{TargetUrl, parse_target_url};
 
 use crate::error::{Error, Result};
@@ -56,6 +58,9 @@ pub(crate) struct Listing {
     pub(crate) files: Vec<(String, ObjectMeta)>,
     /// Sub-directory names.
     pub(crate) dirs: Vec<String>,
+    /// Entries of a local directory that no object key can name; the
+    /// others are listed all the same.
+    pub(crate) unusable: Vec<Unusable>,
 }
 
 impl Target {
@@ -275,14 +280,26 @@ impl Target {
         }
     }
 
-    /// Lists one directory level. A missing directory lists as empty.
+    /// Lists one directory level. A missing directory lists as empty. In a
+    /// local directory, entries no object key can name are listed in
+    /// [`Listing::unusable`] and do not hide the others.
     pub(crate) async fn list_dir(&self, rel: &str) -> Result<Listing> {
         self.confine(rel)?;
         let prefix = self.key(rel);
         let result = match self.store.list_with_delimiter(Some(&prefix)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(Listing::default()),
-            Err(e) => return Err(Error::store(rel, e)),
+            Err(e) => {
+                let Some(dir) = self.local_file(rel)? else {
+                    return Err(Error::store(rel, e));
+                };
+                return match tokio::task::spawn_blocking(move || local_listing::list(&dir, &prefix))
+                    .await
+                {
+                    Ok(Some(listing)) => Ok(listing),
+                    _ => Err(Error::store(rel, e)),
+                };
+            }
         };
         let depth = prefix.parts().count();
         let name_at = |p: &Path| p.parts().nth(depth).map(|part| part.as_ref().to_owned());
@@ -293,6 +310,7 @@ impl Target {
                 .filter_map(|m| Some((name_at(&m.location)?, m)))
                 .collect(),
             dirs: result.common_prefixes.iter().filter_map(name_at).collect(),
+            unusable: Vec::new(),
         })
     }
 
