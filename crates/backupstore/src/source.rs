@@ -125,6 +125,41 @@ impl ImageSource {
         buf[len..].fill(0);
         Ok(())
     }
+
+    /// Reads block `index` piece by piece into `piece` and hands each piece
+    /// to `each`, zero-padded to `block_size` past the end of the image.
+    /// Pieces small enough to stay in the CPU cache let the caller hash them
+    /// while they are still there.
+    pub(crate) fn read_block_pieces(
+        &self,
+        index: u64,
+        block_size: u64,
+        piece: &mut [u8],
+        mut each: impl FnMut(&[u8]),
+    ) -> Result<()> {
+        let offset = index
+            .checked_mul(block_size)
+            .ok_or_else(|| Error::Unsupported("block offset out of range".into()))?;
+        if piece.is_empty() {
+            return Err(Error::Unsupported("no room to read a block into".into()));
+        }
+        let end = offset.saturating_add(block_size);
+        let step = piece.len() as u64;
+        let mut at = offset;
+        while at < end {
+            let want = step.min(end - at);
+            // usize: `want` is at most `piece.len()`.
+            let len = want as usize;
+            let stored = self.size.saturating_sub(at).min(want) as usize;
+            self.file
+                .read_exact_at(&mut piece[..stored], at)
+                .map_err(|e| Error::io(&self.path, e))?;
+            piece[stored..len].fill(0);
+            each(&piece[..len]);
+            at += want;
+        }
+        Ok(())
+    }
 }
 
 /// Block buffers kept for reuse while an image is read, so that the
@@ -247,5 +282,32 @@ mod tests {
         src.read_block_into(1, 4096, &mut buf).unwrap();
         assert!(buf[..904].iter().all(|x| *x == 7) && buf[904..].iter().all(|x| *x == 0));
         assert!(pool.take().is_empty(), "only one buffer is kept");
+    }
+
+    #[test]
+    fn pieces_cover_the_block_and_pad_it_past_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("img");
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8 + 1).collect();
+        std::fs::write(&path, &data).unwrap();
+        let src = ImageSource::open(&path).unwrap();
+        for piece_len in [1000, 4096, 8192, 3000] {
+            for index in 0..3u64 {
+                let mut seen = Vec::new();
+                let mut piece = vec![0xAAu8; piece_len];
+                src.read_block_pieces(index, 8192, &mut piece, |p| seen.extend_from_slice(p))
+                    .unwrap();
+                assert_eq!(
+                    seen,
+                    src.read_block(index, 8192).unwrap(),
+                    "{piece_len} {index}"
+                );
+            }
+        }
+        assert!(src.read_block_pieces(0, 8192, &mut [], |_| {}).is_err());
+        assert!(
+            src.read_block_pieces(u64::MAX, 8192, &mut [0; 16], |_| {})
+                .is_err()
+        );
     }
 }

@@ -88,17 +88,28 @@ impl FingerprintCache {
         })
     }
 
-    /// The checksum of block `index` if the previous import saw the same
-    /// content there.
-    pub(crate) fn lookup(&self, index: u64, fingerprint: &Fingerprint) -> Option<Checksum> {
+    /// What the previous import recorded for block `index`: the block's
+    /// fingerprint and checksum then. `None` when nothing usable is known.
+    pub(crate) fn previous(&self, index: u64) -> Option<(Fingerprint, Checksum)> {
         let file = self.previous.as_ref()?;
         let mut record = [0u8; RECORD as usize];
         file.read_exact_at(&mut record, record_offset(index)?)
             .ok()?;
-        if record[..32] != fingerprint[..] || record[64..] != check_value(index, &record[..64]) {
+        if record[64..] != check_value(index, &record[..64]) {
             return None;
         }
-        Some(Checksum::from_digest(&record[32..64]))
+        let mut fingerprint = [0u8; 32];
+        fingerprint.copy_from_slice(&record[..32]);
+        Some((fingerprint, Checksum::from_digest(&record[32..64])))
+    }
+
+    /// The checksum of block `index` if the previous import saw the same
+    /// content there.
+    #[cfg(test)]
+    pub(crate) fn lookup(&self, index: u64, fingerprint: &Fingerprint) -> Option<Checksum> {
+        self.previous(index)
+            .filter(|(seen, _)| seen == fingerprint)
+            .map(|(_, checksum)| checksum)
     }
 
     /// Records what block `index` holds now.
