@@ -40,6 +40,59 @@ fn block_files(root: &std::path::Path) -> usize {
 }
 
 #[tokio::test]
+async fn entries_no_object_key_can_name_do_not_stop_a_collection() {
+    use std::os::unix::ffi::OsStrExt;
+    let (dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    make_image(&image, 4 * BS, &[(0, (4 * BS) as usize, Fill::Random(7))]);
+    let first = target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
+    patch_image(&image, 0, &random_bytes(8, BS as usize));
+    target
+        .import_raw("vol", &image, &opts(), &NoProgress)
+        .await
+        .unwrap();
+    assert_eq!(block_files(dir.path()), 5);
+
+    // Another tool left, among the blocks, a file whose name is not UTF-8,
+    // a folder whose name holds a control character, and a dangling link.
+    let blocks = dir.path().join(layout::blocks_dir("vol").unwrap());
+    let some_level = std::fs::read_dir(&blocks)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let odd = [
+        some_level.join(std::ffi::OsStr::from_bytes(b"junk-\xff.blk")),
+        blocks.join("bad\u{7f}dir"),
+        blocks.join("dangling"),
+    ];
+    std::fs::write(&odd[0], b"keep me").unwrap();
+    std::fs::create_dir(&odd[1]).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("nowhere"), &odd[2]).unwrap();
+
+    let summary = target.delete_backup("vol", &first.backup).await.unwrap();
+    assert_eq!(
+        summary.gc,
+        GcOutcome::Collected {
+            blocks_deleted: 1,
+            blocks_kept: 4
+        }
+    );
+    for path in &odd {
+        assert!(
+            path.symlink_metadata().is_ok(),
+            "{} was left",
+            path.display()
+        );
+    }
+}
+
+#[tokio::test]
 async fn deleting_a_backup_collects_only_its_own_blocks() {
     let (dir, target) = local_target();
     let work = tempfile::tempdir().unwrap();

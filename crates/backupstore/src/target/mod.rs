@@ -322,6 +322,9 @@ impl Target {
         let items: Vec<ObjectMeta> = match self.store.list(Some(&prefix)).try_collect().await {
             Ok(v) => v,
             Err(object_store::Error::NotFound { .. }) => Vec::new(),
+            Err(e) if self.local_file(rel)?.is_some() => {
+                return self.walk_local(rel).await.map_err(|_| Error::store(rel, e));
+            }
             Err(e) => return Err(Error::store(rel, e)),
         };
         Ok(items
@@ -336,6 +339,48 @@ impl Target {
                 (sub.join("/"), m)
             })
             .collect())
+    }
+
+    /// [`Self::list_recursive`] of a local directory, folder by folder, for
+    /// when the object store refuses to list it whole: entries no object
+    /// key can name are left out (with a warning) instead of failing the
+    /// listing. Nesting deeper than a Longhorn target has (a link loop) is
+    /// an error.
+    async fn walk_local(&self, rel: &str) -> Result<Vec<(String, ObjectMeta)>> {
+        const MAX_DEPTH: usize = 16;
+        let mut out = Vec::new();
+        let mut pending = vec![(String::new(), 0usize)];
+        while let Some((sub, depth)) = pending.pop() {
+            let dir = if sub.is_empty() {
+                rel.to_owned()
+            } else {
+                format!("{rel}/{sub}")
+            };
+            if depth > MAX_DEPTH {
+                return Err(Error::Unsupported(format!(
+                    "{dir}: folders nested deeper than {MAX_DEPTH} levels"
+                )));
+            }
+            let listing = self.list_dir(&dir).await?;
+            for entry in &listing.unusable {
+                tracing::warn!(dir = %dir, name = %entry.name, reason = %entry.reason, "entry ignored");
+            }
+            let join = |name: &str| {
+                if sub.is_empty() {
+                    name.to_owned()
+                } else {
+                    format!("{sub}/{name}")
+                }
+            };
+            pending.extend(listing.dirs.iter().map(|d| (join(d), depth + 1)));
+            out.extend(
+                listing
+                    .files
+                    .into_iter()
+                    .map(|(name, meta)| (join(&name), meta)),
+            );
+        }
+        Ok(out)
     }
 }
 
