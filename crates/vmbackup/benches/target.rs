@@ -205,6 +205,25 @@ fn main() {
         }));
     }
 
+    // Memory does not follow the image size: a backup whose config lists
+    // LONG_LIST blocks (as one of about 585 GiB of data at 2 MiB blocks
+    // would; they all share one block file here, so that no such image has
+    // to be written), verified and listed.
+    let long = dir.join("long");
+    std::fs::create_dir(&long).unwrap();
+    long_block_list(&bin, &long, &dir.join("one-block.raw"));
+    let l = long.to_str().unwrap().to_owned();
+    let (_, long_verify) = time(&mut vmbackup(&bin, &["verify", "--target", &l]));
+    let (_, long_ls) = time(
+        Command::new(&bin)
+            .args(["target", "ls", "--target", &l])
+            .stdout(Stdio::null()),
+    );
+    let long_names = [
+        format!("verify, {LONG_LIST} blocks listed"),
+        format!("ls, {LONG_LIST} blocks listed"),
+    ];
+
     let secs = |d: Duration| d.as_secs_f64();
     let (_, full0, incr0) = imports[0];
     let (_, full2, incr2) = imports[1];
@@ -306,6 +325,8 @@ fn main() {
         ("verify", rss.verify),
         ("full import", rss.import),
         ("incremental import", rss.incremental),
+        (long_names[0].as_str(), long_verify),
+        (long_names[1].as_str(), long_ls),
     ] {
         let mib = kib as f64 / 1024.0;
         println!(
@@ -319,6 +340,59 @@ fn main() {
         load_average()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Blocks listed by the backup of [`long_block_list`].
+const LONG_LIST: u64 = 300_000;
+
+/// Imports one block of random data into the target `dir`, then rewrites
+/// the backup config to list it at LONG_LIST offsets (and the volume's
+/// size to match).
+fn long_block_list(bin: &Path, dir: &Path, image: &Path) {
+    let mut data = vec![0u8; BLOCK as usize];
+    Rng(0x10_4e).fill(&mut data);
+    std::fs::write(image, &data).unwrap();
+    let status = vmbackup(
+        bin,
+        &[
+            "import",
+            "--target",
+            dir.to_str().unwrap(),
+            "--volume",
+            "long",
+            "--from",
+            image.to_str().unwrap(),
+        ],
+    )
+    .status()
+    .unwrap();
+    assert!(status.success());
+    let size = (LONG_LIST * BLOCK).to_string();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let name = p.file_name().unwrap().to_str().unwrap().to_owned();
+            if !name.ends_with(".cfg") {
+                continue;
+            }
+            let mut cfg: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+            cfg["Size"] = size.clone().into();
+            cfg["Labels"]["vmbackup.io/image-size"] = size.clone().into();
+            if name.starts_with("backup_") {
+                let sum = cfg["Blocks"][0]["BlockChecksum"].clone();
+                cfg["Blocks"] = (0..LONG_LIST)
+                    .map(|i| serde_json::json!({"Offset": i * BLOCK, "BlockChecksum": sum}))
+                    .collect();
+            }
+            std::fs::write(&p, serde_json::to_vec(&cfg).unwrap()).unwrap();
+        }
+    }
 }
 
 /// Peak resident memory per operation, KiB.

@@ -3,7 +3,7 @@
 use super::quantity::parse_quantity;
 use crate::block::Compression;
 use crate::error::{Error, Result};
-use crate::json::{ObjectWriter, parse_object, to_go_json};
+use crate::json::{Fields, ObjectWriter, parse_object_with_list, to_go_json};
 use crate::name::Checksum;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -105,30 +105,10 @@ impl BackupConfig {
     /// every block entry names a well-formed checksum at a non-negative
     /// offset. `path` names the file in errors.
     pub fn from_json(bytes: &[u8], path: &str) -> Result<Self> {
-        let f = parse_object(bytes, path)?;
-        let mut blocks = Vec::new();
-        for (i, entry) in f.object_list("Blocks")?.iter().enumerate() {
-            let offset = entry.int("Offset")?;
-            let offset = u64::try_from(offset).map_err(|_| {
-                Error::field(
-                    path,
-                    format!("Blocks[{i}].Offset"),
-                    format!("negative offset {offset}"),
-                )
-            })?;
-            let sum = entry.string("BlockChecksum")?;
-            let checksum = Checksum::parse(&sum).map_err(|_| {
-                Error::field(
-                    path,
-                    format!("Blocks[{i}].BlockChecksum"),
-                    format!(
-                        "{:?} is not 64 lowercase hexadecimal characters",
-                        sum.chars().take(80).collect::<String>()
-                    ),
-                )
-            })?;
-            blocks.push(BlockEntry { offset, checksum });
-        }
+        // Block lists are long: each entry is turned into a BlockEntry as
+        // it is read, so that no tree of JSON values is ever held for them.
+        let mut entry = |i: usize, fields: Fields| block_entry(&fields, i, path);
+        let (f, blocks) = parse_object_with_list(bytes, path, "Blocks", &mut entry)?;
         let processing_blocks = f.object("ProcessingBlocks")?.is_some();
         let single_file_path = match f.object("SingleFile")? {
             Some(sf) => sf.string("FilePath")?,
@@ -363,4 +343,28 @@ impl BackupConfig {
         }
         Ok(())
     }
+}
+
+/// One entry of `Blocks`: a well-formed checksum at a non-negative offset.
+fn block_entry(entry: &Fields, i: usize, path: &str) -> Result<BlockEntry> {
+    let offset = entry.int("Offset")?;
+    let offset = u64::try_from(offset).map_err(|_| {
+        Error::field(
+            path,
+            format!("Blocks[{i}].Offset"),
+            format!("negative offset {offset}"),
+        )
+    })?;
+    let sum = entry.string("BlockChecksum")?;
+    let checksum = Checksum::parse(&sum).map_err(|_| {
+        Error::field(
+            path,
+            format!("Blocks[{i}].BlockChecksum"),
+            format!(
+                "{:?} is not 64 lowercase hexadecimal characters",
+                sum.chars().take(80).collect::<String>()
+            ),
+        )
+    })?;
+    Ok(BlockEntry { offset, checksum })
 }

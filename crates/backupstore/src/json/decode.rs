@@ -72,6 +72,185 @@ pub(crate) fn parse_object(bytes: &[u8], path: &str) -> Result<Fields> {
     }
 }
 
+/// Like [`parse_object`], except that the arrays under the key `list`
+/// (matched as field names are) are not kept as they are read: each element
+/// is handed to `each` with its index, as the fields of `list[i]`, one at a
+/// time, and only
+/// what `each` returns is kept. So a list of many small objects costs what
+/// its results cost, not what a tree of JSON values would. As Go does,
+/// every occurrence of the key replaces the list before it and `null`
+/// empties it; the fields returned hold no entry for `list`.
+pub(crate) fn parse_object_with_list<T>(
+    bytes: &[u8],
+    path: &str,
+    list: &str,
+    each: &mut dyn FnMut(usize, Fields) -> Result<T>,
+) -> Result<(Fields, Vec<T>)> {
+    let text = String::from_utf8_lossy(bytes);
+    let mut ctx = ListContext {
+        path,
+        list,
+        each,
+        items: Vec::new(),
+        failure: None,
+    };
+    let mut de = serde_json::Deserializer::from_str(&text);
+    let parsed = serde::de::DeserializeSeed::deserialize(TopSeed { ctx: &mut ctx }, &mut de);
+    if let Some(e) = ctx.failure {
+        return Err(e);
+    }
+    match parsed {
+        Ok(entries) => Ok((
+            Fields {
+                path: path.to_owned(),
+                prefix: String::new(),
+                entries: entries.unwrap_or_default(),
+            },
+            ctx.items,
+        )),
+        Err(e) if e.is_eof() && text.trim().is_empty() => Err(Error::Json {
+            path: path.to_owned(),
+            reason: "the file is empty".into(),
+        }),
+        Err(e) => Err(Error::Json {
+            path: path.to_owned(),
+            reason: describe_serde_error(&e),
+        }),
+    }
+}
+
+/// What the streamed list collects, and the first error of `each` (which
+/// serde can only carry as text, so it is kept here whole).
+struct ListContext<'a, T> {
+    path: &'a str,
+    list: &'a str,
+    each: &'a mut dyn FnMut(usize, Fields) -> Result<T>,
+    items: Vec<T>,
+    failure: Option<Error>,
+}
+
+impl<T> ListContext<'_, T> {
+    fn fail<E: serde::de::Error>(&mut self, e: Error) -> E {
+        let text = e.to_string();
+        self.failure = Some(e);
+        E::custom(text)
+    }
+}
+
+struct TopSeed<'c, 'a, T> {
+    ctx: &'c mut ListContext<'a, T>,
+}
+
+impl<'de, T> serde::de::DeserializeSeed<'de> for TopSeed<'_, '_, T> {
+    type Value = Option<Vec<(String, Value)>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, T> Visitor<'de> for TopSeed<'_, '_, T> {
+    type Value = Option<Vec<(String, Value)>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if fold_eq(&key, self.ctx.list) {
+                map.next_value_seed(ListSeed {
+                    ctx: &mut *self.ctx,
+                })?;
+            } else {
+                entries.push((key, map.next_value::<Value>()?));
+            }
+        }
+        Ok(Some(entries))
+    }
+}
+
+struct ListSeed<'c, 'a, T> {
+    ctx: &'c mut ListContext<'a, T>,
+}
+
+impl<'de, T> serde::de::DeserializeSeed<'de> for ListSeed<'_, '_, T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<T> ListSeed<'_, '_, T> {
+    fn wrong<E: serde::de::Error>(self, found: &str) -> std::result::Result<(), E> {
+        let list = self.ctx.list;
+        let e = Error::field(
+            self.ctx.path,
+            list,
+            format!("expected an array, found {found}"),
+        );
+        Err(self.ctx.fail(e))
+    }
+}
+
+impl<'de, T> Visitor<'de> for ListSeed<'_, '_, T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        self.ctx.items.clear();
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        self.ctx.items.clear();
+        let parent = Fields {
+            path: self.ctx.path.to_owned(),
+            prefix: String::new(),
+            entries: Vec::new(),
+        };
+        let mut i = 0usize;
+        while let Some(item) = seq.next_element::<Value>()? {
+            let field = format!("{}[{i}]", self.ctx.list);
+            let fields = match parent.nested(&field, &item) {
+                Ok(found) => found.unwrap_or_else(|| parent.empty(&field)),
+                Err(e) => return Err(self.ctx.fail(e)),
+            };
+            match (self.ctx.each)(i, fields) {
+                Ok(t) => self.ctx.items.push(t),
+                Err(e) => return Err(self.ctx.fail(e)),
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<(), E> {
+        self.wrong("a boolean")
+    }
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<(), E> {
+        self.wrong("a number")
+    }
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<(), E> {
+        self.wrong("a number")
+    }
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<(), E> {
+        self.wrong("a number")
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> std::result::Result<(), E> {
+        self.wrong("a string")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> std::result::Result<(), A::Error> {
+        self.wrong("an object")
+    }
+}
+
 fn describe_serde_error(e: &serde_json::Error) -> String {
     if e.is_eof() {
         format!(
@@ -292,30 +471,6 @@ impl Fields {
         Ok(out)
     }
 
-    /// A list of objects; `null` gives an empty list.
-    pub(crate) fn object_list(&self, name: &str) -> Result<Vec<Fields>> {
-        let mut out = Vec::new();
-        for v in self.matching(name) {
-            match v {
-                Value::Null => out.clear(),
-                Value::Array(items) => {
-                    out.clear();
-                    for (i, item) in items.iter().enumerate() {
-                        let field = format!("{name}[{i}]");
-                        out.push(
-                            self.nested(&field, item)?
-                                .unwrap_or_else(|| self.empty(&field)),
-                        );
-                    }
-                }
-                other => {
-                    return Err(self.err(name, format!("expected an array, found {}", kind(other))));
-                }
-            }
-        }
-        Ok(out)
-    }
-
     /// A nested struct; `None` when absent or `null`.
     pub(crate) fn object(&self, name: &str) -> Result<Option<Fields>> {
         let mut out = None;
@@ -392,8 +547,8 @@ mod tests {
         let f = fields(r#"{"Name":"a","Name":null}"#);
         assert_eq!(f.string("Name").unwrap(), "a");
         assert_eq!(f.unknown(&["Name"]).len(), 0);
-        let f = fields("{\"BLOC\u{212A}S\":[]}");
-        assert!(f.object_list("Blocks").unwrap().is_empty());
+        let (_, list) = offsets("{\"BLOC\u{212A}S\":[{\"Offset\":6}]}").unwrap();
+        assert_eq!(list, vec![6]);
     }
 
     #[test]
@@ -467,16 +622,113 @@ mod tests {
                 .string_map("Labels")
                 .is_err()
         );
-        let f = fields(r#"{"Blocks":[{"Offset":1},{"offset":2.5}]}"#);
-        let list = f.object_list("Blocks").unwrap();
-        assert_eq!(list[0].int("Offset").unwrap(), 1);
-        let e = list[1].int("Offset").unwrap_err();
-        assert!(e.to_string().contains("Blocks[1].Offset"), "{e}");
-        assert!(fields(r#"{"Blocks":{}}"#).object_list("Blocks").is_err());
         assert!(
             fields(r#"{"IsIncremental":"true"}"#)
                 .bool("IsIncremental")
                 .is_err()
         );
+    }
+
+    fn offsets(json: &str) -> Result<(Fields, Vec<i64>)> {
+        parse_object_with_list(json.as_bytes(), "f.cfg", "Blocks", &mut |i, f| {
+            let offset = f.int("Offset")?;
+            assert!(i < 10);
+            Ok(offset)
+        })
+    }
+
+    #[test]
+    fn a_streamed_list_reads_as_go_reads_a_slice() {
+        let (f, list) =
+            offsets(r#"{"Name":"b","Blocks":[{"Offset":1},{"offset":2}],"X":1}"#).unwrap();
+        assert_eq!(list, vec![1, 2]);
+        assert_eq!(f.string("Name").unwrap(), "b");
+        assert!(
+            f.unknown(&["Name"]).iter().all(|(k, _)| k == "X"),
+            "the list is not kept"
+        );
+        // Every occurrence replaces the list; null empties it; an element
+        // that is null is a zero struct.
+        assert_eq!(
+            offsets(r#"{"Blocks":[{"Offset":1}],"BLOCKS":[{"Offset":3}]}"#)
+                .unwrap()
+                .1,
+            vec![3]
+        );
+        assert_eq!(
+            offsets(r#"{"Blocks":[{"Offset":1}],"blocks":null}"#)
+                .unwrap()
+                .1,
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            offsets(r#"{"Blocks":[null,{"Offset":4}]}"#).unwrap().1,
+            vec![0, 4]
+        );
+        assert_eq!(offsets(r#"{"Name":"b"}"#).unwrap().1, Vec::<i64>::new());
+        assert_eq!(offsets("null").unwrap().1, Vec::<i64>::new());
+        assert_eq!(
+            offsets(r#"{"Blocks":[{"Offset":5}]} trailing"#).unwrap().1,
+            vec![5]
+        );
+    }
+
+    #[test]
+    fn a_streamed_list_names_the_field_that_is_wrong() {
+        for (json, field, reason) in [
+            (
+                r#"{"Blocks":[{"Offset":1},{"offset":2.5}]}"#,
+                "Blocks[1].Offset",
+                "not an integer",
+            ),
+            (
+                r#"{"Blocks":[{"Offset":1},7]}"#,
+                "Blocks[1]",
+                "expected an object, found a number",
+            ),
+            (
+                r#"{"Blocks":{}}"#,
+                "Blocks",
+                "expected an array, found an object",
+            ),
+            (
+                r#"{"Blocks":"x"}"#,
+                "Blocks",
+                "expected an array, found a string",
+            ),
+            (
+                r#"{"Blocks":true}"#,
+                "Blocks",
+                "expected an array, found a boolean",
+            ),
+            (
+                r#"{"Blocks":-1}"#,
+                "Blocks",
+                "expected an array, found a number",
+            ),
+        ] {
+            match offsets(json) {
+                Err(Error::Field {
+                    field: f,
+                    reason: r,
+                    path,
+                }) => {
+                    assert_eq!((f.as_str(), path.as_str()), (field, "f.cfg"), "{json}");
+                    assert!(r.contains(reason), "{json}: {r}");
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+        for (json, reason) in [
+            ("", "the file is empty"),
+            ("  \n", "the file is empty"),
+            (r#"{"Blocks":[{"Offset":1}"#, "unexpected end of file"),
+            ("[1]", "expected a JSON object"),
+        ] {
+            match offsets(json) {
+                Err(Error::Json { reason: r, .. }) => assert!(r.contains(reason), "{json:?}: {r}"),
+                other => panic!("{json:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -6,5 +6,5 @@
 mod decode;
 mod encode;
 
-pub(crate) use decode::parse_object;
+pub(crate) use decode::{Fields, parse_object, parse_object_with_list};
 pub(crate) use encode::{ObjectWriter, to_go_json};

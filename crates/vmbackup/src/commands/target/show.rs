@@ -57,9 +57,12 @@ pub struct Details {
 /// Loads the details of a backup.
 pub async fn collect(target: &Target, volume: &str, backup: &str) -> anyhow::Result<Details> {
     let config_path = layout::backup_cfg(volume, backup)?;
-    let cfg = target.backup_config(volume, backup).await?;
+    let mut cfg = target.backup_config(volume, backup).await?;
     let block_size = cfg.block_size(&config_path)?;
     let compression = cfg.compression(&config_path)?;
+    // Only the count is shown; the list (which can be long) goes before the
+    // image is opened, which reads it again.
+    let blocks = std::mem::take(&mut cfg.blocks).len();
     let image_size = if cfg.is_complete() {
         Some(target.open_backup_image(volume, backup).await?.size)
     } else {
@@ -85,7 +88,7 @@ pub async fn collect(target: &Target, volume: &str, backup: &str) -> anyhow::Res
         block_size,
         compression: compression.as_str().to_owned(),
         incremental: cfg.is_incremental,
-        blocks: cfg.blocks.len(),
+        blocks,
         newly_uploaded_bytes: cfg.newly_uploaded_data_size,
         re_uploaded_bytes: cfg.re_uploaded_data_size,
         labels: cfg.labels.clone().unwrap_or_default(),
