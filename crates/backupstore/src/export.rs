@@ -170,7 +170,7 @@ impl Target {
         progress: &dyn Progress,
     ) -> Result<ExportSummary> {
         let image = self.open_backup_image(volume, backup).await?;
-        check_destination(dest, options.overwrite)?;
+        self.check_export_destination(dest, options.overwrite)?;
         // Created before any lock is taken, so that a destination that
         // cannot be written fails at once and leaves nothing on the target.
         let partial = PartialFile::create(dest)?;
@@ -363,6 +363,44 @@ impl EarlyFlush {
             let _ = file.sync_data();
             running.store(false, Ordering::Release);
         }));
+    }
+}
+
+impl Target {
+    /// [`check_destination`], and for a local target, that `dest` does not
+    /// lie inside the target's directory: an export never writes into the
+    /// target it reads, whatever `overwrite` says. (A destination whose
+    /// folder does not exist is left to fail when the file is created.)
+    pub fn check_export_destination(&self, dest: &Path, overwrite: bool) -> Result<()> {
+        check_destination(dest, overwrite)?;
+        let Some(root) = self.local_root() else {
+            return Ok(());
+        };
+        let folder = match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let Ok(folder) = std::fs::canonicalize(folder) else {
+            return Ok(());
+        };
+        let resolved = match dest.file_name() {
+            Some(name) => folder.join(name),
+            None => folder,
+        };
+        if resolved.starts_with(root) {
+            return Err(Error::io(
+                dest,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "lies inside the backup target {}: an export never writes into the \
+                         target it reads",
+                        root.display()
+                    ),
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 

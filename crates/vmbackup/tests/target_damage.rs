@@ -526,6 +526,93 @@ fn export_never_replaces_a_device_fifo_or_unforced_symlink() {
 }
 
 #[test]
+fn export_never_writes_into_the_target_it_reads() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let before = files_below(Path::new(&target));
+    let (_, block) = blocks_by_offset(&target, &backup).remove(0);
+    let block = Path::new(&target).join(block);
+    // A block of the backup itself (even with --force), a new file in the
+    // target's root, and the root reached through a link beside it.
+    let link = work.path().join("link-to-target");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for (to, force) in [
+        (block.clone(), true),
+        (Path::new(&target).join("disk.raw"), false),
+        (link.join("disk.raw"), false),
+    ] {
+        let mut args = vec![
+            "export",
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+            "--to",
+            to.to_str().unwrap(),
+        ];
+        if force {
+            args.push("--force");
+        }
+        let err = fails(vmbackup_target(&args));
+        assert!(
+            err.contains("inside the backup target") && err.contains(to.to_str().unwrap()),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        files_below(Path::new(&target)),
+        before,
+        "the target changed"
+    );
+    ok(vmbackup_target(&["verify", "--target", &target]));
+}
+
+#[test]
+fn verify_of_one_backup_that_is_not_complete_says_so_and_fails() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    // What an import stopped before its commit leaves: a config with the
+    // names and no CreatedTime.
+    let cfg = files_below(Path::new(&target))
+        .into_iter()
+        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
+        .unwrap();
+    let placeholder = cfg.replace(&backup, "backup-stopped");
+    let mut json: Value =
+        serde_json::from_slice(&std::fs::read(Path::new(&target).join(&cfg)).unwrap()).unwrap();
+    json["Name"] = "backup-stopped".into();
+    json["CreatedTime"] = "".into();
+    json["Blocks"] = Value::Array(Vec::new());
+    std::fs::write(
+        Path::new(&target).join(&placeholder),
+        serde_json::to_vec(&json).unwrap(),
+    )
+    .unwrap();
+
+    let err = fails(vmbackup_target(&[
+        "verify",
+        "--target",
+        &target,
+        "--volume",
+        "pvc-damaged",
+        "--backup",
+        "backup-stopped",
+    ]));
+    assert!(
+        err.contains("backup-stopped") && err.contains("not complete"),
+        "{err}"
+    );
+    // Over the whole volume, a backup in progress is no damage.
+    let out = ok(vmbackup_target(&["verify", "--target", &target]));
+    assert!(
+        out.contains("in progress, not checked: backup-stopped"),
+        "{out}"
+    );
+}
+
+#[test]
 fn import_refuses_what_is_not_a_disk_image_without_hanging() {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");

@@ -211,6 +211,12 @@ impl Target {
         Ok(())
     }
 
+    /// The root directory of a local target; `None` for a target behind an
+    /// object store API.
+    pub(crate) fn local_root(&self) -> Option<&std::path::Path> {
+        self.local_root.as_deref()
+    }
+
     /// The local path of a file of a local target (after the same checks
     /// as every other access), `None` for a target behind an object store
     /// API.

@@ -93,7 +93,7 @@ pub async fn export(
         }
         ImageFormat::Qcow2 => {
             let image = target.open_backup_image(&args.volume, &args.backup).await?;
-            vmbackup_backupstore::check_destination(&args.to, args.force)?;
+            target.check_export_destination(&args.to, args.force)?;
             // Created before any lock is taken, so that a destination that
             // cannot be written fails at once and leaves nothing behind.
             let partial = PartialFile::create(&args.to)?;

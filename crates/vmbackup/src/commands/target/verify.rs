@@ -169,6 +169,14 @@ pub async fn collect(
             .verify_volume(&v, only.as_deref(), &options, &reporter)
             .await?;
         reporter.finish();
+        if let Some(b) = backup
+            && report.in_progress.iter().any(|x| x == b)
+        {
+            anyhow::bail!(
+                "backup {b} of volume {v} is not complete (an import in progress, or one that \
+                 was stopped): its config has no CreatedTime, so it has no blocks to verify"
+            );
+        }
         out.push(VolumeResult::from_report(report));
     }
     Ok(out)
