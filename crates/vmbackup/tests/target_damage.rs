@@ -413,6 +413,12 @@ fn one_damaged_volume_does_not_hide_the_others_from_ls() {
             assert_eq!(v["backups"][0]["state"], "complete", "{v}");
         } else {
             assert!(v["error"].is_string(), "{v}");
+            // What an export would refuse is not called complete: without
+            // a usable volume.cfg, no backup of the volume can be exported.
+            for b in v["backups"].as_array().unwrap() {
+                assert_eq!(b["state"], "unreadable", "{v}");
+                assert!(b["error"].as_str().unwrap().contains("volume.cfg"), "{v}");
+            }
         }
     }
 }

@@ -219,6 +219,7 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
         }
         Err(e) => entry.error = Some(e.to_string()),
     }
+    let volume_error = entry.error.clone();
     // A volume whose backups cannot be listed is shown with the reason; it
     // never hides the other volumes.
     let listed = async {
@@ -262,13 +263,19 @@ async fn volume_entry(target: &Target, name: String) -> (VolumeEntry, Vec<Ignore
             ),
             Err(e) => (None, None, Some(e.to_string())),
         };
-        // A complete backup an export would refuse is not usable.
+        // A complete backup an export would refuse is not usable: nor is
+        // one whose volume has no usable volume.cfg, which gives the size
+        // of the image.
         if let (Ok(c), "complete") = (&summary.config, state) {
-            let checked = layout::backup_cfg(&name, &summary.name)
-                .and_then(|path| c.export_parameters(&path, entry.size));
+            let checked = match (&volume_error, entry.size) {
+                (Some(e), _) => Err(format!("volume.cfg cannot be used: {e}")),
+                (None, size) => layout::backup_cfg(&name, &summary.name)
+                    .and_then(|path| c.export_parameters(&path, size))
+                    .map_err(|e| e.to_string()),
+            };
             if let Err(e) = checked {
                 state = "unreadable";
-                error = Some(e.to_string());
+                error = Some(e);
             }
         }
         entry.backups.push(BackupEntry {
