@@ -83,6 +83,12 @@ pub enum Error {
         /// Path relative to the target root.
         path: String,
     },
+    /// A path that must be a file (a config) is a directory.
+    #[error("{path} is a directory, not a file")]
+    NotAFile {
+        /// Path relative to the target root.
+        path: String,
+    },
     /// A file is larger than this crate accepts for its kind.
     #[error("{path} is {size} bytes, larger than the {limit} bytes accepted for this kind of file")]
     TooLarge {

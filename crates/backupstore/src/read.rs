@@ -217,6 +217,15 @@ impl Target {
                 None => {}
             }
         }
+        // A folder where a backup config should be is that backup, damaged:
+        // it is listed, and reading it says what is wrong.
+        for folder in &listing.dirs {
+            if let Some(name) = layout::backup_name_from_file(folder)
+                && is_valid_name(name)
+            {
+                out.backups.push(name.to_owned());
+            }
+        }
         out.backups.sort();
         Ok(out)
     }

@@ -619,6 +619,69 @@ fn verify_of_one_backup_that_is_not_complete_says_so_and_fails() {
 }
 
 #[test]
+fn a_folder_where_a_config_should_be_is_damage_and_says_so() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let root = Path::new(&target);
+    let cfg = root.join(
+        files_below(root)
+            .into_iter()
+            .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
+            .unwrap(),
+    );
+    std::fs::remove_file(&cfg).unwrap();
+    std::fs::create_dir(&cfg).unwrap();
+
+    let listing: Value = serde_json::from_str(&ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ])))
+    .unwrap();
+    let entry = &listing["volumes"][0]["backups"][0];
+    assert_eq!(entry["name"], backup.as_str(), "{listing}");
+    assert_eq!(entry["state"], "unreadable", "{listing}");
+    assert!(
+        entry["error"]
+            .as_str()
+            .unwrap()
+            .contains("is a directory, not a file"),
+        "{listing}"
+    );
+    let o = vmbackup_target(&["verify", "--target", &target]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("is a directory"), "{}", stdout(&o));
+    for command in ["show", "export"] {
+        let to = work.path().join("out.raw");
+        let mut args = vec![
+            command,
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+        ];
+        if command == "export" {
+            args.extend(["--to", to.to_str().unwrap()]);
+        }
+        let err = fails(vmbackup_target(&args));
+        assert!(
+            err.contains("is a directory, not a file"),
+            "{command}: {err}"
+        );
+    }
+
+    // The same for volume.cfg.
+    let volume_cfg = cfg.parent().unwrap().parent().unwrap().join("volume.cfg");
+    std::fs::remove_file(&volume_cfg).unwrap();
+    std::fs::create_dir(&volume_cfg).unwrap();
+    let table = ok(vmbackup_target(&["ls", "--target", &target]));
+    assert!(
+        table.contains("damaged") && table.contains("volume.cfg is a directory"),
+        "{table}"
+    );
+}
+
+#[test]
 fn import_refuses_what_is_not_a_disk_image_without_hanging() {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");

@@ -233,11 +233,20 @@ impl Target {
     /// Reads a whole file, refusing files larger than `limit`.
     pub(crate) async fn get_bounded(&self, rel: &str, limit: u64) -> Result<Bytes> {
         self.confine(rel)?;
-        let result = self
-            .store
-            .get(&self.key(rel))
-            .await
-            .map_err(|e| Error::store(rel, e))?;
+        let result = match self.store.get(&self.key(rel)).await {
+            Ok(r) => r,
+            // A local store reports a folder where a file is asked for as
+            // absent; it is damage, and says so.
+            Err(e @ object_store::Error::NotFound { .. }) => {
+                return Err(match self.local_file(rel)? {
+                    Some(p) if p.is_dir() => Error::NotAFile {
+                        path: rel.to_owned(),
+                    },
+                    _ => Error::store(rel, e),
+                });
+            }
+            Err(e) => return Err(Error::store(rel, e)),
+        };
         if result.meta.size > limit {
             return Err(Error::TooLarge {
                 path: rel.to_owned(),
