@@ -219,6 +219,45 @@ async fn data_that_became_zeros_and_zeros_that_became_data() {
 }
 
 #[tokio::test]
+async fn a_backup_with_another_block_size_is_a_full_backup() {
+    let (_dir, target) = local_target();
+    let work = tempfile::tempdir().unwrap();
+    let image = work.path().join("disk.img");
+    mixed_image(&image);
+    let first = target
+        .import_raw("vol", &image, &opts(Compression::Lz4), &NoProgress)
+        .await
+        .unwrap();
+    let other = ImportOptions {
+        block_size: 2 * BS,
+        ..opts(Compression::Lz4)
+    };
+    let second = target
+        .import_raw("vol", &image, &other, &NoProgress)
+        .await
+        .unwrap();
+    assert!(
+        !second.incremental,
+        "no blocks in common with {}",
+        first.backup
+    );
+    let cfg = target.backup_config("vol", &second.backup).await.unwrap();
+    assert!(!cfg.is_incremental);
+    // Both still restore the image.
+    for b in [&first.backup, &second.backup] {
+        let out = export(&target, work.path(), "vol", b, b).await;
+        assert_eq!(sha256_file(&out), sha256_file(&image), "{b}");
+    }
+    // The next backup with the same block size is incremental again.
+    let third = target
+        .import_raw("vol", &image, &other, &NoProgress)
+        .await
+        .unwrap();
+    assert!(third.incremental);
+    assert_eq!(third.blocks_uploaded, 0);
+}
+
+#[tokio::test]
 async fn compression_of_a_volume_is_sticky() {
     let (_dir, target) = local_target();
     let work = tempfile::tempdir().unwrap();

@@ -44,7 +44,8 @@ pub struct ImportOptions {
     /// `volume.cfg` records (Longhorn's rule), whatever is asked here.
     pub compression: Compression,
     /// Block size: a power of two from 4 KiB to 16 MiB. Longhorn itself
-    /// writes 2 MiB (default) or 16 MiB.
+    /// writes 2 MiB (default) or 16 MiB. A backup whose block size is not
+    /// that of the volume's last backup is a full backup.
     pub block_size: u64,
     /// Labels for the backup (and, as Longhorn does, for `volume.cfg`).
     pub labels: BTreeMap<String, String>,
@@ -332,6 +333,22 @@ impl Target {
                 }
             }
         };
+        // A backup shares blocks only with backups of its block size, and
+        // Longhorn restores incrementally only between those.
+        let base = base.filter(|b| {
+            let base_bs = layout::backup_cfg(volume, &b.name)
+                .and_then(|path| b.block_size(&path))
+                .unwrap_or(0);
+            if base_bs != bs {
+                tracing::warn!(
+                    volume,
+                    base = %b.name,
+                    "the previous backup uses blocks of {base_bs} bytes and this one blocks of {bs}; \
+                     they share no blocks, so this is a full backup"
+                );
+            }
+            base_bs == bs
+        });
         let incremental = base.is_some() && !options.full;
 
         self.put(
