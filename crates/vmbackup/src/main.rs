@@ -4,6 +4,7 @@
 //! over to one module per command under [`commands`].
 
 mod commands;
+mod logging;
 mod output;
 mod progress;
 mod render;
@@ -49,7 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    logging::init(&cli.log);
     let result = match cli.command {
         Command::Demo(args) => commands::demo::run(args),
         Command::Handle(cmd) => commands::handle::run(cmd),
@@ -66,15 +67,4 @@ fn main() -> ExitCode {
             ExitCode::from(commands::EXIT_FAILURE)
         }
     }
-}
-
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_target(false)
-        .init();
 }

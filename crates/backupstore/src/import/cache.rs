@@ -63,6 +63,9 @@ impl FingerprintCache {
         block_size: u64,
         blocks: u64,
     ) -> std::io::Result<Self> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(std::io::Error::other("it exists and is not a directory"));
+        }
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -282,5 +285,14 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&cache_dir), 0o700);
         assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn a_file_where_the_directory_should_be_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        let e = FingerprintCache::open(&file, "t", "vol", 4096, 1).unwrap_err();
+        assert!(e.to_string().contains("not a directory"), "{e}");
     }
 }
