@@ -682,6 +682,39 @@ fn a_folder_where_a_config_should_be_is_damage_and_says_so() {
 }
 
 #[test]
+fn every_command_names_a_missing_volume_or_backup_the_same_way() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let to = work.path().join("out.raw");
+    let to = to.to_str().unwrap();
+    for (volume, name, expected) in [
+        (
+            "nosuch",
+            backup.as_str(),
+            "volume nosuch does not exist on the target",
+        ),
+        (
+            "pvc-damaged",
+            "backup-nosuch",
+            "backup backup-nosuch of volume pvc-damaged does not exist on the target",
+        ),
+    ] {
+        let base = ["--target", &target, "--volume", volume, "--backup", name];
+        for mut args in [
+            vec!["show"],
+            vec!["verify"],
+            vec!["export", "--to", to],
+            vec!["export", "--to", to, "--format", "qcow2"],
+        ] {
+            args.extend(base);
+            let err = fails(vmbackup_target(&args));
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+    }
+    assert!(!Path::new(to).exists());
+}
+
+#[test]
 fn import_refuses_what_is_not_a_disk_image_without_hanging() {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");

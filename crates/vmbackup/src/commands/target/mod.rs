@@ -12,6 +12,7 @@ mod export;
 mod import;
 mod interrupt;
 mod ls;
+mod presence;
 mod show;
 mod table;
 mod units;
@@ -85,6 +86,7 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Show(args) => {
             let target = args.target.open().await?;
+            presence::require(&target, &args.volume, Some(&args.backup)).await?;
             let details = show::collect(&target, &args.volume, &args.backup).await?;
             let text = match args.output {
                 Format::Table => show::render_text(&details),
@@ -121,6 +123,7 @@ async fn run_async(cmd: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             let target = args.target.open().await?;
+            presence::require(&target, &args.volume, Some(&args.backup)).await?;
             let reporter = Reporter::new(args.progress, "export");
             let outcome = run_until_signal(export::export(&target, &args, &reporter)).await?;
             reporter.finish();

@@ -121,17 +121,7 @@ pub async fn collect(
     let mut unlisted = Vec::new();
     let volumes = match volume {
         Some(v) => {
-            if !volume_is_on_target(target, v).await? {
-                anyhow::bail!("volume {v} does not exist on the target {}", target.url());
-            }
-            if let Some(b) = backup
-                && !target.list_backups(v).await?.backups.iter().any(|x| x == b)
-            {
-                anyhow::bail!(
-                    "backup {b} of volume {v} does not exist on the target {}",
-                    target.url()
-                );
-            }
+            super::presence::require(target, v, backup).await?;
             vec![v.to_owned()]
         }
         None => {
@@ -180,18 +170,6 @@ pub async fn collect(
         out.push(VolumeResult::from_report(report));
     }
     Ok(out)
-}
-
-/// True when the target has anything of the volume: its `volume.cfg` or
-/// an entry under its `backups`. A volume with neither does not exist.
-async fn volume_is_on_target(target: &Target, volume: &str) -> anyhow::Result<bool> {
-    if target.volume_exists(volume).await? {
-        return Ok(true);
-    }
-    Ok(match target.list_backups(volume).await {
-        Ok(list) => !list.backups.is_empty() || !list.ignored.is_empty(),
-        Err(e) => !e.is_not_found(),
-    })
 }
 
 /// Renders the results as text: a summary line per volume, then one line
