@@ -274,7 +274,7 @@ fn unusable_targets_and_arguments_give_clear_errors() {
                 "--backup".into(),
                 "backup-nope".into(),
             ],
-            "backup_backup-nope.cfg",
+            "backup backup-nope of volume pvc-damaged does not exist",
         ),
         (
             vec![
@@ -288,7 +288,7 @@ fn unusable_targets_and_arguments_give_clear_errors() {
                 "--to".into(),
                 work.path().join("x.img").display().to_string(),
             ],
-            "volume.cfg",
+            "volume pvc-other does not exist",
         ),
         (
             vec![
