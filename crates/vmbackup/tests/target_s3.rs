@@ -150,7 +150,7 @@ fn s3_target_through_the_cli() {
         &backup,
     ]));
     assert!(
-        err.contains("volume.cfg") || err.contains("backup_"),
+        err.contains("no-such-bucket") && err.contains("does not exist"),
         "{err}"
     );
 }
