@@ -493,7 +493,21 @@ impl PartialFile {
             .write(true)
             .create_new(true)
             .open(&path)
-            .map_err(|e| Error::io(dest, e))?;
+            .map_err(|e| {
+                let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+                match folder {
+                    Some(f) if e.kind() == std::io::ErrorKind::NotFound && !f.exists() => {
+                        Error::io(
+                            dest,
+                            std::io::Error::new(
+                                e.kind(),
+                                format!("its folder {} does not exist", f.display()),
+                            ),
+                        )
+                    }
+                    _ => Error::io(dest, e),
+                }
+            })?;
         Ok(PartialFile {
             path,
             file,
@@ -579,5 +593,19 @@ mod destination_tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_destination_in_a_missing_folder_says_which() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("nodir").join("x.raw");
+        let e = PartialFile::create(&dest).unwrap_err().to_string();
+        assert!(
+            e.contains(&format!(
+                "its folder {} does not exist",
+                dir.path().join("nodir").display()
+            )),
+            "{e}"
+        );
     }
 }

@@ -311,6 +311,13 @@ fn unusable_targets_and_arguments_give_clear_errors() {
             "{args:?}: expected {expected:?} in:\n{err}"
         );
     }
+    // A control character in a target is shown escaped, never as it is.
+    let odd = work.path().join("no\nsuch\u{1b}[31m");
+    let err = fails(vmbackup_target(&["ls", "--target", odd.to_str().unwrap()]));
+    assert!(
+        err.trim_end().lines().count() == 1 && !err.contains('\u{1b}'),
+        "{err:?}"
+    );
 
     // A malformed credentials file is named with the field at fault.
     let secret = work.path().join("secret.yaml");

@@ -402,7 +402,7 @@ impl Target {
 fn resolve_dir(url: &str, dir: &std::path::Path) -> Result<PathBuf> {
     std::fs::canonicalize(dir).map_err(|e| Error::InvalidUrl {
         url: url.to_owned(),
-        reason: format!("{}: {e}", dir.display()),
+        reason: format!("{}: {e}", printable(&dir.display().to_string())),
     })
 }
 
