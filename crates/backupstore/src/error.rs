@@ -273,6 +273,22 @@ impl Error {
     }
 
     /// True when the error says a file is missing.
+    /// The target file the error is about, relative to the target root,
+    /// when it is about one.
+    pub fn target_file(&self) -> Option<&str> {
+        match self {
+            Error::OutsideTarget { path, .. }
+            | Error::NotFound { path }
+            | Error::NotADirectory { path }
+            | Error::NotAFile { path }
+            | Error::TooLarge { path, .. }
+            | Error::Json { path, .. }
+            | Error::Field { path, .. }
+            | Error::Store { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }

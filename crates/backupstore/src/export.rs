@@ -71,6 +71,9 @@ pub struct ExportOptions {
     /// Flush the file to stable storage before renaming it into place.
     /// Default true.
     pub fsync: bool,
+    /// The volume's size, taken instead of reading `volume.cfg`: for a
+    /// target whose `volume.cfg` is lost or damaged. Default `None`.
+    pub volume_size: Option<u64>,
 }
 
 impl Default for ExportOptions {
@@ -80,6 +83,7 @@ impl Default for ExportOptions {
             lock: false,
             overwrite: false,
             fsync: true,
+            volume_size: None,
         }
     }
 }
@@ -100,8 +104,21 @@ impl Target {
     /// the volume size from `volume.cfg`, or the exact size an import
     /// recorded. An in-progress backup gives [`Error::InProgress`].
     pub async fn open_backup_image(&self, volume: &str, backup: &str) -> Result<BackupImage> {
-        let vol = self.volume_config(volume).await?;
-        let volume_size = vol.size.unsigned_abs();
+        self.open_backup_image_sized(volume, backup, None).await
+    }
+
+    /// Like [`Self::open_backup_image`]; with `volume_size`, `volume.cfg`
+    /// is not read and that size stands for the one it records.
+    pub async fn open_backup_image_sized(
+        &self,
+        volume: &str,
+        backup: &str,
+        volume_size: Option<u64>,
+    ) -> Result<BackupImage> {
+        let volume_size = match volume_size {
+            Some(size) => size,
+            None => self.volume_config(volume).await?.size.unsigned_abs(),
+        };
         let config = self
             .backup_config_checked(volume, backup, Some(volume_size))
             .await?;
@@ -169,7 +186,9 @@ impl Target {
         options: &ExportOptions,
         progress: &dyn Progress,
     ) -> Result<ExportSummary> {
-        let image = self.open_backup_image(volume, backup).await?;
+        let image = self
+            .open_backup_image_sized(volume, backup, options.volume_size)
+            .await?;
         self.check_export_destination(dest, options.overwrite)?;
         // Created before any lock is taken, so that a destination that
         // cannot be written fails at once and leaves nothing on the target.

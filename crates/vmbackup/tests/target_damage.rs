@@ -722,6 +722,71 @@ fn every_command_names_a_missing_volume_or_backup_the_same_way() {
 }
 
 #[test]
+fn a_backup_whose_volume_cfg_is_lost_exports_with_the_size_given() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, backup) = target_with_backup(work.path());
+    let root = Path::new(&target);
+    let volume_cfg = files_below(root)
+        .into_iter()
+        .find(|f| f.ends_with("/pvc-damaged/volume.cfg"))
+        .unwrap();
+    std::fs::remove_file(root.join(volume_cfg)).unwrap();
+    let disk = work.path().join("disk.img");
+    let to = work.path().join("out.raw");
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+            "--to",
+            to.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        vmbackup_target(&args)
+    };
+
+    let err = fails(export(&[]));
+    assert!(
+        err.contains("volume.cfg") && err.contains("--volume-size"),
+        "{err}"
+    );
+    assert!(!to.exists());
+    // Smaller than the blocks the backup holds: refused, naming the field.
+    let err = fails(export(&["--volume-size", "4Mi"]));
+    assert!(err.contains("lies beyond the volume size"), "{err}");
+    ok(export(&["--volume-size", "6Mi"]));
+    assert_eq!(sha256_file(&to), sha256_file(&disk));
+    if qemu_img_available() {
+        let qcow2 = work.path().join("out.qcow2");
+        ok(vmbackup_target(&[
+            "export",
+            "--target",
+            &target,
+            "--volume",
+            "pvc-damaged",
+            "--backup",
+            &backup,
+            "--to",
+            qcow2.to_str().unwrap(),
+            "--format",
+            "qcow2",
+            "--volume-size",
+            &(6 * MIB).to_string(),
+        ]));
+        qemu_img(&[
+            "compare",
+            "-q",
+            qcow2.to_str().unwrap(),
+            to.to_str().unwrap(),
+        ]);
+    }
+}
+
+#[test]
 fn import_refuses_what_is_not_a_disk_image_without_hanging() {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");

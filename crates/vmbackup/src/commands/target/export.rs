@@ -55,6 +55,12 @@ pub struct Args {
     /// always whole.
     #[arg(long)]
     pub no_sync: bool,
+    /// The volume's size (bytes, or with a unit: `10Gi`), taken instead of
+    /// reading the volume's `volume.cfg`: for a target on which it is lost
+    /// or damaged. Harvester's VM backup metadata records it as
+    /// `volumeSize`.
+    #[arg(long, value_name = "SIZE", value_parser = super::units::parse_size)]
+    pub volume_size: Option<u64>,
     /// How to show progress on standard error.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
@@ -75,12 +81,31 @@ pub async fn export(
     args: &Args,
     progress: &dyn Progress,
 ) -> anyhow::Result<Written> {
+    write(target, args, progress).await.map_err(|e| {
+        let volume_cfg = vmbackup_backupstore::layout::volume_cfg(&args.volume).ok();
+        let about_volume_cfg = e
+            .downcast_ref::<Error>()
+            .and_then(Error::target_file)
+            .is_some_and(|f| Some(f) == volume_cfg.as_deref());
+        if about_volume_cfg && args.volume_size.is_none() {
+            e.context(
+                "the volume's volume.cfg, which gives the image size, cannot be used; \
+                 --volume-size SIZE exports without it",
+            )
+        } else {
+            e
+        }
+    })
+}
+
+async fn write(target: &Target, args: &Args, progress: &dyn Progress) -> anyhow::Result<Written> {
     match args.format {
         ImageFormat::Raw => {
             let options = ExportOptions {
                 lock: args.lock,
                 overwrite: args.force,
                 fsync: !args.no_sync,
+                volume_size: args.volume_size,
                 ..Default::default()
             };
             let s = target
@@ -92,7 +117,9 @@ pub async fn export(
             })
         }
         ImageFormat::Qcow2 => {
-            let image = target.open_backup_image(&args.volume, &args.backup).await?;
+            let image = target
+                .open_backup_image_sized(&args.volume, &args.backup, args.volume_size)
+                .await?;
             target.check_export_destination(&args.to, args.force)?;
             // Created before any lock is taken, so that a destination that
             // cannot be written fails at once and leaves nothing behind.
