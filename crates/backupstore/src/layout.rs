@@ -24,7 +24,7 @@ pub fn volume_dir(volume: &str) -> Result<String> {
     validate_name(NameKind::Volume, volume)?;
     let digest = Sha512::digest(volume.as_bytes());
     let hex = Checksum::from_digest(&digest);
-    let h = hex.as_str();
+    let h = hex.to_string();
     Ok(format!("{VOLUMES_DIR}/{}/{}/{volume}", &h[0..2], &h[2..4]))
 }
 
@@ -53,7 +53,7 @@ pub fn blocks_dir(volume: &str) -> Result<String> {
 
 /// `<c[0:2]>/<c[2:4]>/<c>.blk`, the block's path below `blocks/`.
 pub fn block_rel_path(checksum: &Checksum) -> String {
-    let c = checksum.as_str();
+    let c = checksum.to_string();
     format!("{}/{}/{c}.blk", &c[0..2], &c[2..4])
 }
 
@@ -101,7 +101,7 @@ pub fn block_checksum_from_rel_path(rel: &str) -> Option<Checksum> {
         return None;
     }
     let checksum = Checksum::parse(file.strip_suffix(".blk")?).ok()?;
-    let c = checksum.as_str();
+    let c = checksum.to_string();
     (c1 == &c[0..2] && c2 == &c[2..4]).then_some(checksum)
 }
 

@@ -42,18 +42,28 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<()> {
     }
 }
 
-/// A block checksum: 64 lowercase hex characters (the first half of the
-/// SHA-512 of the uncompressed block).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Checksum([u8; 64]);
+/// A block checksum: the first half of the SHA-512 of the uncompressed
+/// block, written as 64 lowercase hex characters. Kept as its 32 bytes, so
+/// that the block list of a large backup costs half the memory; ordered as
+/// its hex form is.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Checksum([u8; 32]);
+
+impl std::fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Checksum({self})")
+    }
+}
 
 impl Checksum {
     /// Parses and validates a checksum string.
     pub fn parse(s: &str) -> Result<Self> {
         let bytes = s.as_bytes();
-        if bytes.len() == 64 && bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            let mut out = [0u8; 64];
-            out.copy_from_slice(bytes);
+        let mut out = [0u8; 32];
+        if bytes.len() == 64
+            && bytes.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && hex::decode_to_slice(bytes, &mut out).is_ok()
+        {
             Ok(Checksum(out))
         } else {
             Err(Error::InvalidName {
@@ -64,27 +74,36 @@ impl Checksum {
         }
     }
 
-    /// Builds a checksum from the first 32 bytes of a digest.
+    /// Builds a checksum from the first 32 bytes of a digest (zero-padded
+    /// if shorter).
     pub(crate) fn from_digest(digest: &[u8]) -> Self {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut out = [0u8; 64];
-        for (i, b) in digest.iter().take(32).enumerate() {
-            out[2 * i] = HEX[usize::from(b >> 4)];
-            out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
-        }
+        let mut out = [0u8; 32];
+        let n = digest.len().min(32);
+        out[..n].copy_from_slice(&digest[..n]);
         Checksum(out)
     }
 
-    /// The checksum as a string slice.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII hex digits are ever stored.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+    /// The 32 bytes.
+    pub(crate) fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The 64 lowercase hex characters, as ASCII bytes.
+    pub fn hex_bytes(&self) -> [u8; 64] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [0u8; 64];
+        for (i, b) in self.0.iter().enumerate() {
+            out[2 * i] = HEX[usize::from(b >> 4)];
+            out[2 * i + 1] = HEX[usize::from(b & 0x0f)];
+        }
+        out
     }
 }
 
 impl std::fmt::Display for Checksum {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        // Only ASCII hex digits are written.
+        f.write_str(std::str::from_utf8(&self.hex_bytes()).unwrap_or_default())
     }
 }
 
@@ -132,7 +151,7 @@ pub fn generate_name(prefix: &str) -> String {
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
     h.update(format!("{:p}", &COUNTER).as_bytes());
     let digest = h.finalize();
-    let mut hex = Checksum::from_digest(&digest).as_str()[..16].to_owned();
+    let mut hex = Checksum::from_digest(&digest).to_string()[..16].to_owned();
     hex.replace_range(12..13, "4");
     format!("{prefix}-{hex}")
 }
@@ -175,7 +194,7 @@ mod tests {
     #[test]
     fn checksums() {
         let c = "731859029215873fdac1c9f2f8bd25a334abf0f3a9e1b057cf2cacc2826d86b0";
-        assert_eq!(Checksum::parse(c).unwrap().as_str(), c);
+        assert_eq!(Checksum::parse(c).unwrap().to_string(), c);
         assert!(Checksum::parse(&c.to_uppercase()).is_err());
         assert!(Checksum::parse(&c[..63]).is_err());
         assert!(Checksum::parse("../../../../etc/passwd").is_err());

@@ -66,7 +66,7 @@ fn block_checksums_and_paths() {
         let id = s(&case["id"]);
         let data = block_content(id, case["length"].as_u64().unwrap() as usize);
         let sum = block::checksum(&data);
-        assert_eq!(sum.as_str(), s(&case["checksum"]), "{id}");
+        assert_eq!(sum.to_string(), s(&case["checksum"]), "{id}");
         assert_eq!(layout::block_rel_path(&sum), s(&case["rel_path"]));
         assert_eq!(
             layout::block_path("pvc-0123abcd-test", &sum).unwrap(),

@@ -167,7 +167,7 @@ impl BackupConfig {
                 list.extend_from_slice(b"{\"Offset\":");
                 list.extend_from_slice(b.offset.to_string().as_bytes());
                 list.extend_from_slice(b",\"BlockChecksum\":\"");
-                list.extend_from_slice(b.checksum.as_str().as_bytes());
+                list.extend_from_slice(&b.checksum.hex_bytes());
                 list.extend_from_slice(b"\"}");
             }
             list.push(b']');

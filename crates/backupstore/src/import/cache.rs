@@ -124,8 +124,7 @@ impl FingerprintCache {
     ) -> std::io::Result<()> {
         let mut record = [0u8; RECORD as usize];
         record[..32].copy_from_slice(fingerprint);
-        hex::decode_to_slice(checksum.as_str(), &mut record[32..64])
-            .map_err(std::io::Error::other)?;
+        record[32..64].copy_from_slice(checksum.as_bytes());
         let check = check_value(index, &record[..64]);
         record[64..].copy_from_slice(&check);
         let offset = record_offset(index)
