@@ -118,9 +118,22 @@ fn now_rfc3339() -> String {
 /// Requests kept in flight when checking which blocks exist (no data held).
 const HEAD_CONCURRENCY: usize = 16;
 
-/// Distinct blocks of a scan: each checksum with the first block index that
-/// holds it and that block's fingerprint.
-type Distinct = BTreeMap<Checksum, (u64, Fingerprint)>;
+/// Distinct blocks of a scan, sorted by checksum: each checksum with the
+/// first block index that holds it and that block's fingerprint. (A sorted
+/// list, not a map: a large image has hundreds of thousands.)
+type Distinct = Vec<(Checksum, u64, Fingerprint)>;
+
+/// The distinct blocks of `blocks` (sorted by index).
+fn distinct_blocks(blocks: &[(u64, Checksum, Fingerprint)]) -> Distinct {
+    let mut distinct: Distinct = blocks
+        .iter()
+        .map(|(index, sum, fp)| (*sum, *index, *fp))
+        .collect();
+    // Stable: of equal checksums the first index stays first, and is kept.
+    distinct.sort_by_key(|(sum, _, _)| *sum);
+    distinct.dedup_by_key(|(sum, _, _)| *sum);
+    distinct
+}
 
 /// What an import and the work it runs while its lock settles share.
 #[derive(Debug, Default)]
@@ -350,6 +363,8 @@ impl Target {
             base_bs == bs
         });
         let incremental = base.is_some() && !options.full;
+        // Its block list (which can be long) is not needed any more.
+        drop(base);
 
         self.put(
             cfg_path,
@@ -365,23 +380,18 @@ impl Target {
         attempt.go_on()?;
 
         // Which distinct blocks does the target lack? (One block per checksum.)
-        let mut distinct: Distinct = BTreeMap::new();
-        for (index, sum, fp) in &scanned.blocks {
-            distinct.entry(*sum).or_insert((*index, *fp));
-        }
-        let missing = self.missing_blocks(volume, &distinct).await?;
-        let to_upload: Vec<(Checksum, (u64, Fingerprint), bool)> = distinct
+        let distinct = distinct_blocks(&scanned.blocks);
+        let absent = self
+            .absent_blocks(volume, distinct.iter().map(|(sum, _, _)| sum))
+            .await?;
+        let upload_this = |absent: bool| options.full || absent;
+        let count = absent.iter().filter(|a| upload_this(**a)).count();
+        progress.phase("upload", count as u64 * bs);
+        let to_upload = distinct
             .iter()
-            .filter_map(|(sum, at)| {
-                let exists = !missing.contains(sum);
-                (options.full || !exists).then_some((*sum, *at, exists))
-            })
-            .collect();
-        let reused: Distinct = distinct
-            .into_iter()
-            .filter(|(sum, _)| !options.full && !missing.contains(sum))
-            .collect();
-        progress.phase("upload", to_upload.len() as u64 * bs);
+            .zip(&absent)
+            .filter(|(_, absent)| upload_this(**absent))
+            .map(|((sum, index, fp), absent)| (*sum, (*index, *fp), !*absent));
         let uploaded = self
             .upload(
                 volume,
@@ -394,6 +404,16 @@ impl Target {
                 Some(attempt),
             )
             .await?;
+        let reused: Distinct = if options.full {
+            Vec::new()
+        } else {
+            distinct
+                .into_iter()
+                .zip(absent)
+                .filter(|(_, absent)| !absent)
+                .map(|(block, _)| block)
+                .collect()
+        };
         Ok(Prepared {
             scanned,
             reused,
@@ -404,21 +424,20 @@ impl Target {
         })
     }
 
-    /// The distinct blocks the target does not hold.
-    async fn missing_blocks(
+    /// For each checksum, in order: whether the target lacks its block.
+    async fn absent_blocks<'a>(
         &self,
         volume: &str,
-        distinct: &Distinct,
-    ) -> Result<std::collections::BTreeSet<Checksum>> {
-        let found: Vec<Option<Checksum>> = futures::stream::iter(distinct.keys())
+        sums: impl Iterator<Item = &'a Checksum>,
+    ) -> Result<Vec<bool>> {
+        futures::stream::iter(sums)
             .map(|sum| async move {
                 let path = layout::block_path(volume, sum)?;
-                Ok::<_, Error>(self.head(&path).await?.is_none().then_some(*sum))
+                Ok::<_, Error>(self.head(&path).await?.is_none())
             })
-            .buffer_unordered(HEAD_CONCURRENCY)
+            .buffered(HEAD_CONCURRENCY)
             .try_collect()
-            .await?;
-        Ok(found.into_iter().flatten().collect())
+            .await
     }
 
     /// Reads the given blocks of the image again, checks that each still
@@ -432,7 +451,7 @@ impl Target {
         compression: Compression,
         bs: u64,
         n: usize,
-        blocks: Vec<(Checksum, (u64, Fingerprint), bool)>,
+        blocks: impl IntoIterator<Item = (Checksum, (u64, Fingerprint), bool)>,
         progress: &dyn Progress,
         attempt: Option<&Attempt>,
     ) -> Result<Vec<(u64, bool)>> {
@@ -501,12 +520,16 @@ impl Target {
         // this import uploaded are safe: a collection only removes blocks it
         // listed, and one that listed them also found the placeholder,
         // written before any upload, and so collected nothing.)
-        let vanished = self.missing_blocks(volume, &reused).await?;
+        let vanished = self
+            .absent_blocks(volume, reused.iter().map(|(sum, _, _)| sum))
+            .await?;
         let restore: Vec<(Checksum, (u64, Fingerprint), bool)> = reused
             .iter()
-            .filter(|(sum, _)| vanished.contains(sum))
-            .map(|(sum, at)| (*sum, *at, false))
+            .zip(&vanished)
+            .filter(|(_, vanished)| **vanished)
+            .map(|((sum, index, fp), _)| (*sum, (*index, *fp), false))
             .collect();
+        drop((reused, vanished));
         if !restore.is_empty() {
             tracing::warn!(
                 volume,
@@ -558,12 +581,13 @@ impl Target {
         summary.blocks_reused = summary
             .blocks
             .saturating_sub(summary.blocks_uploaded + summary.blocks_reuploaded);
+        // In the scan's own allocation: the list can be long.
         let blocks: Vec<BlockEntry> = scanned
             .blocks
-            .iter()
+            .into_iter()
             .map(|(index, checksum, _)| BlockEntry {
                 offset: index * bs,
-                checksum: *checksum,
+                checksum,
             })
             .collect();
         let now = now_rfc3339();

@@ -171,7 +171,9 @@ pub(super) async fn scan(
     let data_bytes: u64 = indexes.iter().map(block_bytes).sum();
     progress.advance(image_size.saturating_sub(data_bytes));
     let batches: Vec<Vec<u64>> = indexes.chunks(per_task).map(<[u64]>::to_vec).collect();
-    let found: Vec<Vec<(u64, Found)>> = futures::stream::iter(batches)
+    // Each batch's blocks join the list as the batch ends, so that no
+    // second list of every block is ever held.
+    let (mut blocks, hashed) = futures::stream::iter(batches)
         .map(|batch| {
             let source = source.clone();
             let pool = Arc::clone(&pool);
@@ -202,19 +204,19 @@ pub(super) async fn scan(
             }
         })
         .buffer_unordered(n)
-        .try_collect()
+        .try_fold(
+            (Vec::<(u64, Checksum, Fingerprint)>::new(), 0u64),
+            |(mut blocks, mut hashed), batch| async move {
+                for (i, found) in batch {
+                    if let Some((sum, fp, computed)) = found {
+                        hashed += u64::from(computed);
+                        blocks.push((i, sum, fp));
+                    }
+                }
+                Ok((blocks, hashed))
+            },
+        )
         .await?;
-    let mut hashed = 0;
-    let mut blocks: Vec<(u64, Checksum, Fingerprint)> = found
-        .into_iter()
-        .flatten()
-        .filter_map(|(i, found)| {
-            found.map(|(sum, fp, computed)| {
-                hashed += u64::from(computed);
-                (i, sum, fp)
-            })
-        })
-        .collect();
     blocks.sort_unstable_by_key(|(i, _, _)| *i);
     let zero_blocks = total_blocks - blocks.len() as u64;
     Ok(Scan {
