@@ -78,29 +78,27 @@ pub fn is_zero(data: &[u8]) -> bool {
 
 /// Compresses one block.
 pub fn compress(method: Compression, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    compress_into(method, data, &mut out);
+    out
+}
+
+/// Like [`compress`], into `out` (cleared first), so that one buffer can
+/// serve many blocks.
+pub fn compress_into(method: Compression, data: &[u8], out: &mut Vec<u8>) {
+    out.clear();
     match method {
-        Compression::None => data.to_vec(),
+        Compression::None => out.extend_from_slice(data),
         Compression::Gzip => {
-            let mut enc = flate2::GzBuilder::new().operating_system(255).write(
-                Vec::with_capacity(data.len() / 2),
-                flate2::Compression::default(),
-            );
+            out.reserve(data.len() / 2);
+            let mut enc = flate2::GzBuilder::new()
+                .operating_system(255)
+                .write(std::mem::take(out), flate2::Compression::default());
             // Writing into a Vec cannot fail.
             let _ = enc.write_all(data);
-            enc.finish().unwrap_or_default()
+            *out = enc.finish().unwrap_or_default();
         }
-        Compression::Lz4 => {
-            let info = lz4_flex::frame::FrameInfo::new()
-                .block_size(lz4_flex::frame::BlockSize::Max4MB)
-                .block_mode(lz4_flex::frame::BlockMode::Independent)
-                .content_checksum(true);
-            let mut enc = lz4_flex::frame::FrameEncoder::with_frame_info(
-                info,
-                Vec::with_capacity(data.len() / 2 + 64),
-            );
-            let _ = enc.write_all(data);
-            enc.finish().unwrap_or_default()
-        }
+        Compression::Lz4 => crate::lz4_frame::encode_into(data, out),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::json::{Fields, ObjectWriter, parse_object_with_list, to_go_json};
 use crate::name::Checksum;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::io::Write;
 
 /// Block size when a backup does not declare one: 2 MiB.
 pub const DEFAULT_BLOCK_SIZE: u64 = 2 << 20;
@@ -158,20 +159,23 @@ impl BackupConfig {
                 },
             );
         if !self.blocks.is_empty() {
-            let mut list = Vec::with_capacity(self.blocks.len() * 100 + 2);
-            list.push(b'[');
-            for (i, b) in self.blocks.iter().enumerate() {
-                if i > 0 {
-                    list.push(b',');
+            // Written in place: a block list can be tens of megabytes.
+            w.raw_with("Blocks", |out| {
+                out.reserve(self.blocks.len() * 110 + 2);
+                out.push(b'[');
+                for (i, b) in self.blocks.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(b"{\"Offset\":");
+                    // Writing into a Vec cannot fail.
+                    let _ = write!(out, "{}", b.offset);
+                    out.extend_from_slice(b",\"BlockChecksum\":\"");
+                    out.extend_from_slice(&b.checksum.hex_bytes());
+                    out.extend_from_slice(b"\"}");
                 }
-                list.extend_from_slice(b"{\"Offset\":");
-                list.extend_from_slice(b.offset.to_string().as_bytes());
-                list.extend_from_slice(b",\"BlockChecksum\":\"");
-                list.extend_from_slice(&b.checksum.hex_bytes());
-                list.extend_from_slice(b"\"}");
-            }
-            list.push(b']');
-            w.raw("Blocks", &list);
+                out.push(b']');
+            });
         }
         let mut sf = ObjectWriter::new();
         sf.string("FilePath", &self.single_file_path);

@@ -456,25 +456,35 @@ impl Target {
         attempt: Option<&Attempt>,
     ) -> Result<Vec<(u64, bool)>> {
         let pool = BufferPool::new(n);
+        // Compressed blocks come back from the store once written, so that
+        // their buffers serve the next blocks instead of the allocator's
+        // keeping one more block of memory per thread.
+        let written = BufferPool::new(n);
         futures::stream::iter(blocks)
             .map(|(sum, (index, fp), exists)| {
                 let source = source.clone();
                 let pool = Arc::clone(&pool);
+                let written = Arc::clone(&written);
                 async move {
                     let image_path = source.path().to_owned();
+                    let out = written.take();
                     let compressed = tokio::task::spawn_blocking(move || -> Result<Vec<u8>> {
                         let mut data = pool.take();
+                        let mut out = out;
                         let read = source.read_block_into(index, bs, &mut data);
-                        let out = match read {
+                        let result = match read {
                             Err(e) => Err(e),
                             Ok(()) if fingerprint(&data) != fp => Err(Error::ImageChanged {
                                 path: image_path.display().to_string(),
                                 offset: index * bs,
                             }),
-                            Ok(()) => Ok(block::compress(compression, &data)),
+                            Ok(()) => {
+                                block::compress_into(compression, &data, &mut out);
+                                Ok(out)
+                            }
                         };
                         pool.give(data);
-                        out
+                        result
                     })
                     .await
                     .map_err(Error::task)??;
@@ -482,8 +492,12 @@ impl Target {
                     if let Some(attempt) = attempt {
                         attempt.go_on()?;
                     }
-                    self.put(&layout::block_path(volume, &sum)?, compressed)
+                    let compressed = bytes::Bytes::from(compressed);
+                    self.put(&layout::block_path(volume, &sum)?, compressed.clone())
                         .await?;
+                    if let Ok(buf) = compressed.try_into_mut() {
+                        written.give(buf.into());
+                    }
                     progress.advance(bs);
                     Ok::<_, Error>((len, exists))
                 }

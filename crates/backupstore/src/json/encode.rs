@@ -165,6 +165,14 @@ impl ObjectWriter {
         self
     }
 
+    /// Like [`Self::raw`], the value written by `write` straight into the
+    /// output: for a value too long to build apart first.
+    pub(crate) fn raw_with(&mut self, key: &str, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        self.key(key);
+        write(&mut self.out);
+        self
+    }
+
     /// Closes the object (no trailing newline, as Go writes it).
     pub(crate) fn finish(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.out);
