@@ -484,27 +484,32 @@ fn verify_reports_backups_that_are_a_file_and_volumes_that_do_not_exist() {
     );
 }
 
+/// `export` of the backup of `pvc-damaged` to `to`, with `--force` when
+/// asked.
+fn export_args<'a>(target: &'a str, backup: &'a str, to: &'a Path, force: bool) -> Vec<&'a str> {
+    let mut args = vec![
+        "export",
+        "--target",
+        target,
+        "--volume",
+        "pvc-damaged",
+        "--backup",
+        backup,
+        "--to",
+        to.to_str().unwrap(),
+    ];
+    if force {
+        args.push("--force");
+    }
+    args
+}
+
 #[test]
 fn export_never_replaces_a_device_fifo_or_unforced_symlink() {
     let work = tempfile::tempdir().unwrap();
     let (target, backup) = target_with_backup(work.path());
-    let export = |to: &Path, force: bool| {
-        let mut args = vec![
-            "export",
-            "--target",
-            &target,
-            "--volume",
-            "pvc-damaged",
-            "--backup",
-            &backup,
-            "--to",
-            to.to_str().unwrap(),
-        ];
-        if force {
-            args.push("--force");
-        }
-        vmbackup_target(&args)
-    };
+    let export =
+        |to: &Path, force: bool| vmbackup_target(&export_args(&target, &backup, to, force));
     let dangling = work.path().join("dangling.raw");
     std::os::unix::fs::symlink(work.path().join("nowhere"), &dangling).unwrap();
     let err = fails(export(&dangling, false));
@@ -554,21 +559,7 @@ fn export_never_writes_into_the_target_it_reads() {
         (Path::new(&target).join("disk.raw"), false),
         (link.join("disk.raw"), false),
     ] {
-        let mut args = vec![
-            "export",
-            "--target",
-            &target,
-            "--volume",
-            "pvc-damaged",
-            "--backup",
-            &backup,
-            "--to",
-            to.to_str().unwrap(),
-        ];
-        if force {
-            args.push("--force");
-        }
-        let err = fails(vmbackup_target(&args));
+        let err = fails(vmbackup_target(&export_args(&target, &backup, &to, force)));
         assert!(
             err.contains("inside the backup target") && err.contains(to.to_str().unwrap()),
             "{err}"

@@ -5,40 +5,10 @@
 //! and resets maps and lists).
 
 use crate::error::{Error, Result};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
-
-/// The entries of a JSON object, in document order.
-#[derive(Debug, Default)]
-struct Ordered(Vec<(String, Value)>);
-
-impl<'de> Deserialize<'de> for Ordered {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Option<Ordered>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut entries = Vec::new();
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    entries.push((k, v));
-                }
-                Ok(Some(Ordered(entries)))
-            }
-        }
-        Ok(d.deserialize_any(V)?.unwrap_or_default())
-    }
-}
 
 /// A decoded JSON object ready for field-by-field extraction.
 #[derive(Debug)]
@@ -53,23 +23,7 @@ pub(crate) struct Fields {
 /// as Go's decoder ignores them; invalid UTF-8 is replaced by U+FFFD as Go
 /// does.
 pub(crate) fn parse_object(bytes: &[u8], path: &str) -> Result<Fields> {
-    let text = String::from_utf8_lossy(bytes);
-    let mut stream = serde_json::Deserializer::from_str(&text).into_iter::<Ordered>();
-    match stream.next() {
-        None => Err(Error::Json {
-            path: path.to_owned(),
-            reason: "the file is empty".into(),
-        }),
-        Some(Err(e)) => Err(Error::Json {
-            path: path.to_owned(),
-            reason: describe_serde_error(&e),
-        }),
-        Some(Ok(Ordered(entries))) => Ok(Fields {
-            path: path.to_owned(),
-            prefix: String::new(),
-            entries,
-        }),
-    }
+    parse_fields(bytes, path, None, &mut |_, _| Ok(())).map(|(fields, _)| fields)
 }
 
 /// Like [`parse_object`], except that the arrays under the key `list`
@@ -84,6 +38,17 @@ pub(crate) fn parse_object_with_list<T>(
     bytes: &[u8],
     path: &str,
     list: &str,
+    each: &mut dyn FnMut(usize, Fields) -> Result<T>,
+) -> Result<(Fields, Vec<T>)> {
+    parse_fields(bytes, path, Some(list), each)
+}
+
+/// [`parse_object`] and [`parse_object_with_list`]: `list`, when given,
+/// is the key whose arrays go to `each`.
+fn parse_fields<T>(
+    bytes: &[u8],
+    path: &str,
+    list: Option<&str>,
     each: &mut dyn FnMut(usize, Fields) -> Result<T>,
 ) -> Result<(Fields, Vec<T>)> {
     let text = String::from_utf8_lossy(bytes);
@@ -123,7 +88,7 @@ pub(crate) fn parse_object_with_list<T>(
 /// serde can only carry as text, so it is kept here whole).
 struct ListContext<'a, T> {
     path: &'a str,
-    list: &'a str,
+    list: Option<&'a str>,
     each: &'a mut dyn FnMut(usize, Fields) -> Result<T>,
     items: Vec<T>,
     failure: Option<Error>,
@@ -162,9 +127,10 @@ impl<'de, T> Visitor<'de> for TopSeed<'_, '_, T> {
     ) -> std::result::Result<Self::Value, A::Error> {
         let mut entries = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
-            if fold_eq(&key, self.ctx.list) {
+            if let Some(name) = self.ctx.list.filter(|l| fold_eq(&key, l)) {
                 map.next_value_seed(ListSeed {
                     ctx: &mut *self.ctx,
+                    name,
                 })?;
             } else {
                 entries.push((key, map.next_value::<Value>()?));
@@ -176,6 +142,8 @@ impl<'de, T> Visitor<'de> for TopSeed<'_, '_, T> {
 
 struct ListSeed<'c, 'a, T> {
     ctx: &'c mut ListContext<'a, T>,
+    /// The key as the list is named in errors.
+    name: &'a str,
 }
 
 impl<'de, T> serde::de::DeserializeSeed<'de> for ListSeed<'_, '_, T> {
@@ -187,10 +155,9 @@ impl<'de, T> serde::de::DeserializeSeed<'de> for ListSeed<'_, '_, T> {
 
 impl<T> ListSeed<'_, '_, T> {
     fn wrong<E: serde::de::Error>(self, found: &str) -> std::result::Result<(), E> {
-        let list = self.ctx.list;
         let e = Error::field(
             self.ctx.path,
-            list,
+            self.name,
             format!("expected an array, found {found}"),
         );
         Err(self.ctx.fail(e))
@@ -218,7 +185,7 @@ impl<'de, T> Visitor<'de> for ListSeed<'_, '_, T> {
         };
         let mut i = 0usize;
         while let Some(item) = seq.next_element::<Value>()? {
-            let field = format!("{}[{i}]", self.ctx.list);
+            let field = format!("{}[{i}]", self.name);
             let fields = match parent.nested(&field, &item) {
                 Ok(found) => found.unwrap_or_else(|| parent.empty(&field)),
                 Err(e) => return Err(self.ctx.fail(e)),
