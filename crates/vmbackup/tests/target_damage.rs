@@ -40,15 +40,20 @@ fn target_with_backup(work: &Path) -> (String, String) {
     (target, last_line(&out))
 }
 
-/// The backup config on disk, and the block file (relative to the target)
-/// used at each offset.
-fn blocks_by_offset(target: &str, backup: &str) -> Vec<(u64, String)> {
-    let cfg = files_below(Path::new(target))
+/// The file of a backup's config.
+fn backup_cfg(target: &str, backup: &str) -> PathBuf {
+    let rel = files_below(Path::new(target))
         .into_iter()
         .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
         .unwrap();
+    Path::new(target).join(rel)
+}
+
+/// The backup config on disk, and the block file (relative to the target)
+/// used at each offset.
+fn blocks_by_offset(target: &str, backup: &str) -> Vec<(u64, String)> {
     let cfg: Value =
-        serde_json::from_slice(&std::fs::read(Path::new(target).join(&cfg)).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(backup_cfg(target, backup)).unwrap()).unwrap();
     let blocks = files_below(Path::new(target));
     cfg["Blocks"]
         .as_array()
@@ -579,21 +584,13 @@ fn verify_of_one_backup_that_is_not_complete_says_so_and_fails() {
     let (target, backup) = target_with_backup(work.path());
     // What an import stopped before its commit leaves: a config with the
     // names and no CreatedTime.
-    let cfg = files_below(Path::new(&target))
-        .into_iter()
-        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
-        .unwrap();
-    let placeholder = cfg.replace(&backup, "backup-stopped");
-    let mut json: Value =
-        serde_json::from_slice(&std::fs::read(Path::new(&target).join(&cfg)).unwrap()).unwrap();
+    let cfg = backup_cfg(&target, &backup);
+    let placeholder = cfg.with_file_name("backup_backup-stopped.cfg");
+    let mut json: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
     json["Name"] = "backup-stopped".into();
     json["CreatedTime"] = "".into();
     json["Blocks"] = Value::Array(Vec::new());
-    std::fs::write(
-        Path::new(&target).join(&placeholder),
-        serde_json::to_vec(&json).unwrap(),
-    )
-    .unwrap();
+    std::fs::write(&placeholder, serde_json::to_vec(&json).unwrap()).unwrap();
 
     let err = fails(vmbackup_target(&[
         "verify",
@@ -620,13 +617,7 @@ fn verify_of_one_backup_that_is_not_complete_says_so_and_fails() {
 fn a_folder_where_a_config_should_be_is_damage_and_says_so() {
     let work = tempfile::tempdir().unwrap();
     let (target, backup) = target_with_backup(work.path());
-    let root = Path::new(&target);
-    let cfg = root.join(
-        files_below(root)
-            .into_iter()
-            .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
-            .unwrap(),
-    );
+    let cfg = backup_cfg(&target, &backup);
     std::fs::remove_file(&cfg).unwrap();
     std::fs::create_dir(&cfg).unwrap();
 
@@ -850,11 +841,7 @@ fn ls_reports_folders_it_skips() {
 fn ls_does_not_call_a_backup_complete_that_export_refuses() {
     let work = tempfile::tempdir().unwrap();
     let (target, backup) = target_with_backup(work.path());
-    let cfg_path = files_below(Path::new(&target))
-        .into_iter()
-        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
-        .unwrap();
-    let cfg_path = Path::new(&target).join(cfg_path);
+    let cfg_path = backup_cfg(&target, &backup);
     let mut cfg: Value = serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
     cfg["Labels"]["vmbackup.io/image-size"] = Value::from("abc");
     std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
@@ -956,11 +943,7 @@ fn ls_reports_metadata_whose_volume_backups_are_not_what_harvester_writes() {
     // A volume whose backups cannot be listed: its backups are unreadable,
     // not missing.
     write_metadata(&target, good);
-    let backups_dir = files_below(Path::new(&target))
-        .into_iter()
-        .find(|f| f.ends_with(&format!("backup_{backup}.cfg")))
-        .map(|f| Path::new(&target).join(f).parent().unwrap().to_owned())
-        .unwrap();
+    let backups_dir = backup_cfg(&target, &backup).parent().unwrap().to_owned();
     std::fs::remove_dir_all(&backups_dir).unwrap();
     std::fs::write(&backups_dir, b"not a directory").unwrap();
     let out = ok(vmbackup_target(&[
