@@ -230,6 +230,29 @@ impl Target {
         Ok(out)
     }
 
+    /// For a target that holds no backup store: what its URL may name
+    /// instead, when that can be told (the `backupstore/` folder itself, a
+    /// folder of Harvester's metadata, or nothing at all). `None` when the
+    /// target holds a backup store or Harvester metadata.
+    pub async fn misplaced_root_hint(&self) -> Result<Option<String>> {
+        let root = self.list_dir("").await?;
+        let has = |name: &str| root.dirs.iter().any(|d| d == name);
+        if has(layout::PREFIX) || has("harvester") {
+            return Ok(None);
+        }
+        let inner = ["volumes", "backing-images", "vmbackups", "vmimages"];
+        Ok(if let Some(dir) = inner.into_iter().find(|d| has(d)) {
+            Some(format!(
+                "the target holds {dir}/ at its top: it looks like a folder inside a backup \
+                 target; give the folder that holds backupstore/ (and harvester/)"
+            ))
+        } else if root.dirs.is_empty() && root.files.is_empty() && root.unusable.is_empty() {
+            Some("the target is empty".into())
+        } else {
+            Some("the target holds no backupstore/ folder".into())
+        })
+    }
+
     /// Loads and checks `volume.cfg` ([`Error::NotFound`] when absent).
     pub async fn volume_config(&self, volume: &str) -> Result<VolumeConfig> {
         let path = layout::volume_cfg(volume)?;

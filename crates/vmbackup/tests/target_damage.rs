@@ -769,6 +769,36 @@ fn a_backup_whose_volume_cfg_is_lost_exports_with_the_size_given() {
 }
 
 #[test]
+fn ls_of_a_folder_that_is_not_a_target_says_what_it_may_be() {
+    let work = tempfile::tempdir().unwrap();
+    let (target, _) = target_with_backup(work.path());
+    let inner = Path::new(&target).join("backupstore");
+    let out = ok(vmbackup_target(&[
+        "ls",
+        "--target",
+        inner.to_str().unwrap(),
+    ]));
+    assert!(
+        out.contains("No backup volumes.") && out.contains("holds volumes/ at its top"),
+        "{out}"
+    );
+    let empty = work.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = ok(vmbackup_target(&[
+        "ls",
+        "--target",
+        empty.to_str().unwrap(),
+    ]));
+    assert!(out.contains("the target is empty"), "{out}");
+    // A real target gets no hint.
+    let json: Value = serde_json::from_str(&ok(vmbackup_target(&[
+        "ls", "--target", &target, "--output", "json",
+    ])))
+    .unwrap();
+    assert!(json.get("hint").is_none(), "{json}");
+}
+
+#[test]
 fn import_refuses_what_is_not_a_disk_image_without_hanging() {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");

@@ -30,6 +30,9 @@ pub struct Listing {
     pub vm_backups: Vec<VmBackupEntry>,
     /// Entries found on the target that are not volumes or backups.
     pub ignored: Vec<IgnoredEntry>,
+    /// When the target holds nothing to list: what its URL may name instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -189,7 +192,13 @@ pub async fn collect(target: &Target) -> anyhow::Result<Listing> {
         };
         vm_backups.push(entry);
     }
+    let hint = if volumes.is_empty() && vm_backups.is_empty() {
+        target.misplaced_root_hint().await.unwrap_or(None)
+    } else {
+        None
+    };
     Ok(Listing {
+        hint,
         target: target.url().to_owned(),
         volumes,
         vm_backups,
@@ -299,6 +308,9 @@ pub fn render_table(l: &Listing) -> String {
     let mut out = String::new();
     if l.volumes.is_empty() {
         out.push_str("No backup volumes.\n");
+        if let Some(hint) = &l.hint {
+            out.push_str(&format!("({hint})\n"));
+        }
     } else {
         let mut rows = Vec::new();
         for v in &l.volumes {
