@@ -272,7 +272,6 @@ impl Error {
         }
     }
 
-    /// True when the error says a file is missing.
     /// The target file the error is about, relative to the target root,
     /// when it is about one.
     pub fn target_file(&self) -> Option<&str> {
@@ -289,6 +288,7 @@ impl Error {
         }
     }
 
+    /// True when the error says a file is missing.
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound { .. })
     }

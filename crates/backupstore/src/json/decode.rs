@@ -29,11 +29,10 @@ pub(crate) fn parse_object(bytes: &[u8], path: &str) -> Result<Fields> {
 /// Like [`parse_object`], except that the arrays under the key `list`
 /// (matched as field names are) are not kept as they are read: each element
 /// is handed to `each` with its index, as the fields of `list[i]`, one at a
-/// time, and only
-/// what `each` returns is kept. So a list of many small objects costs what
-/// its results cost, not what a tree of JSON values would. As Go does,
-/// every occurrence of the key replaces the list before it and `null`
-/// empties it; the fields returned hold no entry for `list`.
+/// time, and only what `each` returns is kept. So a list of many small
+/// objects costs what its results cost, not what a tree of JSON values
+/// would. As Go does, every occurrence of the key replaces the list before
+/// it and `null` empties it; the fields returned hold no entry for `list`.
 pub(crate) fn parse_object_with_list<T>(
     bytes: &[u8],
     path: &str,
