@@ -82,6 +82,12 @@ impl<'a> Bytes<'a> {
     }
 }
 
+/// The frame descriptor's checksum byte: the second byte of the xxHash32
+/// of the descriptor.
+fn header_checksum(descriptor: &[u8]) -> u8 {
+    (XxHash32::oneshot(0, descriptor) >> 8) as u8
+}
+
 /// The largest content of one frame block: the 4 MiB that Longhorn's
 /// writer declares.
 const FRAME_BLOCK: usize = 4 << 20;
@@ -105,7 +111,7 @@ pub(crate) fn encode_into(data: &[u8], out: &mut Vec<u8>) {
     out.reserve(7 + frame_blocks * 4 + data.len().max(bound) + 8);
     out.extend_from_slice(&MAGIC.to_le_bytes());
     out.extend_from_slice(&[flg, bd]);
-    out.push((XxHash32::oneshot(0, &[flg, bd]) >> 8) as u8);
+    out.push(header_checksum(&[flg, bd]));
     for chunk in data.chunks(FRAME_BLOCK) {
         let at = out.len();
         let room = lz4_flex::block::get_maximum_output_size(chunk.len());
@@ -159,8 +165,7 @@ pub(crate) fn decode_exact(frame: &[u8], out: &mut [u8], content: ContentChecksu
         None
     };
     let descriptor = &descriptor_start[..descriptor_start.len() - r.0.len()];
-    let header_checksum = r.u8()?;
-    if (XxHash32::oneshot(0, descriptor) >> 8) as u8 != header_checksum {
+    if r.u8()? != header_checksum(descriptor) {
         return None;
     }
     if content_size.is_some_and(|n| n != out.len() as u64) {
