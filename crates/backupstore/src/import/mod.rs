@@ -391,7 +391,7 @@ impl Target {
             .iter()
             .zip(&absent)
             .filter(|(_, absent)| upload_this(**absent))
-            .map(|((sum, index, fp), absent)| (*sum, (*index, *fp), !*absent));
+            .map(|(block, absent)| (*block, !*absent));
         let uploaded = self
             .upload(
                 volume,
@@ -451,7 +451,7 @@ impl Target {
         compression: Compression,
         bs: u64,
         n: usize,
-        blocks: impl IntoIterator<Item = (Checksum, (u64, Fingerprint), bool)>,
+        blocks: impl IntoIterator<Item = ((Checksum, u64, Fingerprint), bool)>,
         progress: &dyn Progress,
         attempt: Option<&Attempt>,
     ) -> Result<Vec<(u64, bool)>> {
@@ -461,7 +461,7 @@ impl Target {
         // keeping one more block of memory per thread.
         let written = BufferPool::new(n);
         futures::stream::iter(blocks)
-            .map(|(sum, (index, fp), exists)| {
+            .map(|((sum, index, fp), exists)| {
                 let source = source.clone();
                 let pool = Arc::clone(&pool);
                 let written = Arc::clone(&written);
@@ -537,11 +537,11 @@ impl Target {
         let vanished = self
             .absent_blocks(volume, reused.iter().map(|(sum, _, _)| sum))
             .await?;
-        let restore: Vec<(Checksum, (u64, Fingerprint), bool)> = reused
+        let restore: Vec<((Checksum, u64, Fingerprint), bool)> = reused
             .iter()
             .zip(&vanished)
             .filter(|(_, vanished)| **vanished)
-            .map(|((sum, index, fp), _)| (*sum, (*index, *fp), false))
+            .map(|(block, _)| (*block, false))
             .collect();
         drop((reused, vanished));
         if !restore.is_empty() {

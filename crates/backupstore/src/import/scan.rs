@@ -108,19 +108,17 @@ fn check(
     warned: &AtomicBool,
 ) -> Result<Found> {
     let previous = cache.and_then(|c| c.previous(index));
-    let mut found = digest(source, index, bs, piece, previous.is_none())?;
-    let mut computed = true;
-    if let Some((fp, None)) = &found {
-        found = match previous {
-            Some((seen, sum)) if seen == *fp => {
-                computed = false;
-                Some((*fp, Some(sum)))
-            }
-            _ => digest(source, index, bs, piece, true)?,
-        };
-    }
-    let Some((fp, Some(sum))) = found else {
-        return Ok(None);
+    let (fp, sum, computed) = match (
+        digest(source, index, bs, piece, previous.is_none())?,
+        previous,
+    ) {
+        (None, _) => return Ok(None),
+        (Some((fp, Some(sum))), _) => (fp, sum, true),
+        (Some((fp, None)), Some((seen, sum))) if seen == fp => (fp, sum, false),
+        (Some((_, None)), _) => match digest(source, index, bs, piece, true)? {
+            Some((fp, Some(sum))) => (fp, sum, true),
+            _ => return Ok(None),
+        },
     };
     if let Some(cache) = cache
         && let Err(e) = cache.record(index, &fp, &sum)
