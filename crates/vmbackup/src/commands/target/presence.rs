@@ -4,21 +4,30 @@
 use vmbackup_backupstore::Target;
 
 /// Fails, saying which, when the target holds no such volume or the volume
-/// no such backup.
+/// no such backup. A volume exists when the target has anything of it: its
+/// `volume.cfg` or an entry under its `backups`.
 pub async fn require(target: &Target, volume: &str, backup: Option<&str>) -> anyhow::Result<()> {
-    if !volume_is_on_target(target, volume).await? {
+    let has_cfg = target.volume_exists(volume).await?;
+    // Listed once, and only when the answer needs it.
+    let listed = if has_cfg && backup.is_none() {
+        None
+    } else {
+        Some(target.list_backups(volume).await)
+    };
+    let exists = has_cfg
+        || match &listed {
+            Some(Ok(list)) => !list.backups.is_empty() || !list.ignored.is_empty(),
+            Some(Err(e)) => !e.is_not_found(),
+            None => false,
+        };
+    if !exists {
         anyhow::bail!(
             "volume {volume} does not exist on the target {}",
             target.url()
         );
     }
-    if let Some(b) = backup
-        && !target
-            .list_backups(volume)
-            .await?
-            .backups
-            .iter()
-            .any(|x| x == b)
+    if let (Some(b), Some(listed)) = (backup, listed)
+        && !listed?.backups.iter().any(|x| x == b)
     {
         anyhow::bail!(
             "backup {b} of volume {volume} does not exist on the target {}",
@@ -26,16 +35,4 @@ pub async fn require(target: &Target, volume: &str, backup: Option<&str>) -> any
         );
     }
     Ok(())
-}
-
-/// True when the target has anything of the volume: its `volume.cfg` or
-/// an entry under its `backups`. A volume with neither does not exist.
-async fn volume_is_on_target(target: &Target, volume: &str) -> anyhow::Result<bool> {
-    if target.volume_exists(volume).await? {
-        return Ok(true);
-    }
-    Ok(match target.list_backups(volume).await {
-        Ok(list) => !list.backups.is_empty() || !list.ignored.is_empty(),
-        Err(e) => !e.is_not_found(),
-    })
 }
