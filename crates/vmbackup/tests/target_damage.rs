@@ -716,17 +716,7 @@ fn a_backup_whose_volume_cfg_is_lost_exports_with_the_size_given() {
     let disk = work.path().join("disk.img");
     let to = work.path().join("out.raw");
     let export = |extra: &[&str]| {
-        let mut args = vec![
-            "export",
-            "--target",
-            &target,
-            "--volume",
-            "pvc-damaged",
-            "--backup",
-            &backup,
-            "--to",
-            to.to_str().unwrap(),
-        ];
+        let mut args = export_args(&target, &backup, &to, false);
         args.extend(extra);
         vmbackup_target(&args)
     };
@@ -744,21 +734,10 @@ fn a_backup_whose_volume_cfg_is_lost_exports_with_the_size_given() {
     assert_eq!(sha256_file(&to), sha256_file(&disk));
     if qemu_img_available() {
         let qcow2 = work.path().join("out.qcow2");
-        ok(vmbackup_target(&[
-            "export",
-            "--target",
-            &target,
-            "--volume",
-            "pvc-damaged",
-            "--backup",
-            &backup,
-            "--to",
-            qcow2.to_str().unwrap(),
-            "--format",
-            "qcow2",
-            "--volume-size",
-            &(6 * MIB).to_string(),
-        ]));
+        let size = (6 * MIB).to_string();
+        let mut args = export_args(&target, &backup, &qcow2, false);
+        args.extend(["--format", "qcow2", "--volume-size", &size]);
+        ok(vmbackup_target(&args));
         qemu_img(&[
             "compare",
             "-q",
